@@ -1,0 +1,2 @@
+"""Placeholder: filled in by the shape work."""
+__all__: list[str] = []

@@ -1,0 +1,86 @@
+"""Shape and indexing primitives: reshape, transpose, getitem, concat, pad, expand."""
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import xp
+from .broadcast import unbroadcast
+
+
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, gy):
+        # reshape only relabels elements: the gradient is reshaped back
+        return (gy.reshape(self.in_shape),)
+
+
+class Transpose(Function):
+    def forward(self, a, axes=None):
+        self.axes = tuple(range(a.ndim))[::-1] if axes is None else tuple(axes)
+        return a.transpose(self.axes)
+
+    def backward(self, gy):
+        # the gradient goes back through the inverse permutation
+        return (gy.transpose(tuple(xp.argsort(self.axes))),)
+
+
+class Expand(Function):
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return xp.broadcast_to(a, shape)
+
+    def backward(self, gy):
+        # broadcasting copies a value; its gradient sums the copies
+        return (unbroadcast(gy, self.in_shape),)
+
+
+class GetItem(Function):
+    """Basic and integer-array indexing. Repeated integer indices accumulate their gradients."""
+
+    def forward(self, a, index):
+        self.in_shape, self.dtype, self.index = a.shape, a.dtype, index
+        return a[index]
+
+    def backward(self, gy):
+        # d a[i]/da scatters gy back to the positions read; np.add.at sums repeats
+        ga = xp.zeros(self.in_shape, dtype=gy.dtype)
+        if _is_basic(self.index):
+            ga[self.index] = gy
+        else:
+            xp.add.at(ga, self.index, gy)
+        return (ga,)
+
+
+def _is_basic(index) -> bool:
+    """True when ``index`` uses only ints, slices, None and Ellipsis (no repeats possible)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in items
+    )
+
+
+class Concat(Function):
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.sizes = [a.shape[axis] for a in arrays]
+        return xp.concatenate(arrays, axis=axis)
+
+    def backward(self, gy):
+        # concatenation's gradient is the matching slice of gy for each input
+        bounds = xp.cumsum(self.sizes)[:-1]
+        return tuple(xp.split(gy, bounds, axis=self.axis))
+
+
+class Pad(Function):
+    """Constant padding; ``pad_width`` is NumPy's ((before, after), ...) per axis."""
+
+    def forward(self, a, pad_width, value=0.0):
+        self.pad_width = pad_width
+        return xp.pad(a, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, gy):
+        # padding adds constants: the gradient is the inner (unpadded) window of gy
+        index = tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.pad_width))
+        return (gy[index],)

@@ -1,0 +1,318 @@
+"""``Tensor``: an ndarray with a gradient and a link to the Function that made it."""
+from __future__ import annotations
+
+import numbers
+
+from . import ops
+from .autograd import Function, is_grad_enabled
+from .backend import default_dtype, xp
+
+
+def _to_array(data, dtype=None):
+    """Convert ``data`` following striate's dtype rules (Python floats -> float32)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, xp.ndarray):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, xp.generic):
+        return xp.asarray(data, dtype=dtype)
+    try:
+        arr = xp.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"tensor: cannot convert {type(data).__name__} to an array ({e})") from None
+    if dtype is not None:
+        return arr.astype(dtype)
+    if arr.dtype == object:
+        raise TypeError(f"tensor: data of type {type(data).__name__} is not numeric")
+    if arr.dtype.kind == "f":  # Python floats come in as float64; striate's default is float32
+        return arr.astype(default_dtype)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it for backpropagation.
+
+    Args:
+        data: array-like. A float64 array stays float64, float32 stays float32, Python floats
+            become float32 and integers keep an integer dtype.
+        requires_grad (bool, default False): whether ``backward`` fills ``.grad``.
+    """
+
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._ctx: Function | None = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ---- properties ----
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._ctx is None)
+    T = property(lambda self: self.transpose())
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"tensor: only floating-point tensors can require grad, got dtype {self.data.dtype}"
+            )
+        self.requires_grad = bool(flag)
+        return self
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a number, shape is {self.shape}")
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        return Tensor(self.data)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after ``backward`` (used by Grad-CAM)."""
+        self._retains_grad = True
+
+    def astype(self, dtype) -> "Tensor":
+        return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = repr(self.data).replace("array(", "tensor(", 1)
+        return body[:-1] + ", requires_grad=True)" if self.requires_grad else body
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    __hash__ = object.__hash__
+
+    # ---- autograd ----
+    def backward(self, grad=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        A scalar needs no ``grad``; any other tensor needs one of its own shape. The graph is
+        freed afterwards, as in PyTorch with ``retain_graph=False``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: a gradient is needed for a non-scalar tensor of shape {self.shape}; "
+                    "pass grad= with that shape"
+                )
+            g = xp.ones(self.shape, dtype=self.dtype)
+        else:
+            g = _to_array(grad, self.dtype)
+            if g.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {g.shape}, expected {self.shape}")
+        grads = {id(self): g}
+        for t in _topological_order(self):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._ctx is None or t._retains_grad:
+                t._accumulate(g)
+            if t._ctx is None:
+                continue
+            ctx = t._ctx
+            in_grads = ctx.backward(g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for p, gp in zip(ctx.parents, in_grads):
+                if p is None or gp is None or not p.requires_grad:
+                    continue
+                if gp.shape != p.shape:
+                    raise RuntimeError(
+                        f"{type(ctx).__name__}.backward returned a gradient of shape {gp.shape} "
+                        f"for an input of shape {p.shape}"
+                    )
+                prev = grads.get(id(p))
+                grads[id(p)] = gp if prev is None else prev + gp
+            ctx.release()
+            t._ctx = None
+
+    def _accumulate(self, g) -> None:
+        if g.dtype != self.dtype:
+            g = g.astype(self.dtype)
+        if self.grad is None:
+            self.grad = Tensor(g.copy() if not g.flags.owndata else g)
+        else:
+            self.grad = Tensor(self.grad.data + g)
+
+    # ---- arithmetic ----
+    def _lift(self, other) -> "Tensor":
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, numbers.Number) and not isinstance(other, bool):
+            dt = self.dtype if self.dtype.kind in "fc" else None
+            return Tensor(xp.asarray(other, dtype=dt))
+        return Tensor(other)
+
+    def _binary(self, fn_cls, a, b) -> "Tensor":
+        a, b = self._lift(a), self._lift(b)
+        if a.shape != b.shape:
+            try:
+                xp.broadcast_shapes(a.shape, b.shape)
+            except ValueError:
+                raise ValueError(
+                    f"{fn_cls.__name__.lower()}: shapes {a.shape} and {b.shape} do not broadcast"
+                ) from None
+        return apply(fn_cls, a, b)
+
+    def __add__(self, o): return self._binary(ops.Add, self, o)
+    def __radd__(self, o): return self._binary(ops.Add, o, self)
+    def __sub__(self, o): return self._binary(ops.Sub, self, o)
+    def __rsub__(self, o): return self._binary(ops.Sub, o, self)
+    def __mul__(self, o): return self._binary(ops.Mul, self, o)
+    def __rmul__(self, o): return self._binary(ops.Mul, o, self)
+    def __truediv__(self, o): return self._binary(ops.Div, self, o)
+    def __rtruediv__(self, o): return self._binary(ops.Div, o, self)
+    def __pow__(self, o): return self._binary(ops.Pow, self, o)
+    def __rpow__(self, o): return self._binary(ops.Pow, o, self)
+    def __neg__(self): return apply(ops.Neg, self)
+
+    def __matmul__(self, o):
+        o = self._lift(o)
+        if self.ndim == 0 or o.ndim == 0:
+            raise ValueError(f"matmul: operands must have at least 1 dimension, got {self.shape} and {o.shape}")
+        if self.shape[-1] != o.shape[-2 if o.ndim > 1 else 0]:
+            raise ValueError(
+                f"matmul: inner dimensions differ: {self.shape} @ {o.shape}"
+            )
+        return apply(ops.MatMul, self, o)
+
+    def __rmatmul__(self, o): return self._lift(o).__matmul__(self)
+
+    # comparisons return plain boolean tensors with no gradient
+    def __lt__(self, o): return Tensor(self.data < self._lift(o).data)
+    def __le__(self, o): return Tensor(self.data <= self._lift(o).data)
+    def __gt__(self, o): return Tensor(self.data > self._lift(o).data)
+    def __ge__(self, o): return Tensor(self.data >= self._lift(o).data)
+    def __eq__(self, o): return Tensor(self.data == self._lift(o).data)  # type: ignore[override]
+    def __ne__(self, o): return Tensor(self.data != self._lift(o).data)  # type: ignore[override]
+
+    # ---- unary math ----
+    def exp(self): return apply(ops.Exp, self)
+    def log(self): return apply(ops.Log, self)
+    def sqrt(self): return apply(ops.Sqrt, self)
+    def abs(self): return apply(ops.Abs, self)
+    def tanh(self): return apply(ops.Tanh, self)
+    __abs__ = abs
+
+    def clip(self, min=None, max=None):  # noqa: A002 - NumPy's names
+        if min is None and max is None:
+            raise ValueError("clip: at least one of min and max must be given")
+        return apply(ops.Clip, self, lo=min, hi=max)
+
+    def maximum(self, o): return self._binary(ops.Maximum, self, o)
+
+    # ---- reductions ----
+    def sum(self, axis=None, keepdims=False): return apply(ops.Sum, self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return apply(ops.Mean, self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return apply(ops.Max, self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return apply(ops.Min, self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return apply(ops.Var, self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def argmax(self, axis=None): return Tensor(self.data.argmax(axis=axis))
+
+    # ---- movement ----
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        try:
+            _check_reshape(self.shape, shape)
+        except ValueError as e:
+            raise ValueError(f"reshape: cannot reshape {self.shape} into {tuple(shape)}: {e}") from None
+        return apply(ops.Reshape, self, shape=tuple(shape))
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if axes and sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of {self.ndim} axes")
+        return apply(ops.Transpose, self, axes=tuple(a % self.ndim for a in axes) if axes else None)
+
+    def flatten(self, start_axis: int = 0):
+        return self.reshape(self.shape[:start_axis] + (-1,))
+
+    def expand(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return apply(ops.Expand, self, shape=tuple(shape))
+
+    def __getitem__(self, index):
+        if isinstance(index, Tensor):
+            index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        try:
+            return apply(ops.GetItem, self, index=index)
+        except IndexError as e:
+            raise IndexError(f"getitem: index {index!r} is invalid for shape {self.shape}: {e}") from None
+
+
+def _check_reshape(src, dst) -> None:
+    n = int(xp.prod(src, dtype=xp.int64))
+    dst = tuple(int(d) for d in dst)
+    if dst.count(-1) > 1:
+        raise ValueError("only one dimension can be -1")
+    known = int(xp.prod([d for d in dst if d != -1], dtype=xp.int64))
+    if (-1 in dst and (known == 0 or n % known)) or (-1 not in dst and known != n):
+        raise ValueError(f"{n} elements do not fit")
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors reachable from ``root``, each after every tensor that consumes it (iterative DFS)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t._ctx is not None:
+            for p in t._ctx.parents:
+                if p is not None and p.requires_grad and id(p) not in seen:
+                    stack.append((p, False))
+    return order[::-1]
+
+
+def apply(fn_cls: type[Function], *inputs, **hyper) -> Tensor:
+    """Run ``fn_cls`` forward on the inputs' arrays and link the result into the graph.
+
+    Inputs are Tensors or ``None`` (an absent optional input such as a bias).
+    """
+    needs = tuple(t is not None and t.requires_grad for t in inputs)
+    fn = fn_cls(needs)
+    y = fn.forward(*(None if t is None else t.data for t in inputs), **hyper)
+    out = Tensor.__new__(Tensor)
+    out.data, out.grad, out._retains_grad = y, None, False
+    if any(needs) and is_grad_enabled():
+        fn.parents = inputs
+        out._ctx, out.requires_grad = fn, True
+    else:
+        out._ctx, out.requires_grad = None, False
+    return out
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Build a :class:`Tensor` from array-like ``data``.
+
+    >>> x = striate.tensor([[1.0, 2.0]], requires_grad=True)   # float32
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
