@@ -123,6 +123,12 @@ class Tensor:
             g = grads.pop(id(t), None)
             if g is None:
                 continue
+            if t._ctx is _FREED:
+                raise RuntimeError(
+                    "backward: trying to backward through the graph a second time; backward "
+                    "frees the graph, so run the forward pass again (or add the losses and call "
+                    "backward once)"
+                )
             if t._ctx is None or t._retains_grad:
                 t._accumulate(g)
             if t._ctx is None:
@@ -142,13 +148,15 @@ class Tensor:
                 prev = grads.get(id(p))
                 grads[id(p)] = gp if prev is None else prev + gp
             ctx.release()
-            t._ctx = None
+            t._ctx = _FREED
 
     def _accumulate(self, g) -> None:
         if g.dtype != self.dtype:
             g = g.astype(self.dtype)
         if self.grad is None:
-            self.grad = Tensor(g.copy() if not g.flags.owndata else g)
+            # always copy: one gradient array can reach several leaves (a + b) or be the caller's
+            # own array, and an in-place update of one .grad (clipping) must not change another
+            self.grad = Tensor(g.copy())
         else:
             self.grad = Tensor(self.grad.data + g)
 
@@ -192,6 +200,13 @@ class Tensor:
             raise ValueError(
                 f"matmul: inner dimensions differ: {self.shape} @ {o.shape}"
             )
+        if self.ndim > 2 and o.ndim > 2:
+            try:
+                xp.broadcast_shapes(self.shape[:-2], o.shape[:-2])
+            except ValueError:
+                raise ValueError(
+                    f"matmul: batch dimensions do not broadcast: {self.shape} @ {o.shape}"
+                ) from None
         return apply(ops.MatMul, self, o)
 
     def __rmatmul__(self, o): return self._lift(o).__matmul__(self)
@@ -261,6 +276,11 @@ class Tensor:
             return apply(ops.GetItem, self, index=index)
         except IndexError as e:
             raise IndexError(f"getitem: index {index!r} is invalid for shape {self.shape}: {e}") from None
+
+
+# Stands in for the Function of a tensor whose graph backward has freed, so that a second
+# backward through it fails loudly instead of treating the tensor as a leaf.
+_FREED = Function()
 
 
 def _check_reshape(src, dst) -> None:

@@ -10,16 +10,16 @@ from .tensor import Tensor
 
 def numerical_grad(fn: Callable[[], Tensor], x: Tensor, gy, eps: float = 1e-6):
     """Central differences of ``sum(fn() * gy)`` with respect to ``x.data`` (changed in place)."""
-    g = np.zeros_like(x.data, dtype=np.float64)
-    flat, gflat = x.data.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        orig = flat[i]
-        flat[i] = orig + eps
+    g = np.zeros(x.shape, dtype=np.float64)
+    # index element by element: x.data.reshape(-1) would be a copy for a non-C-contiguous x
+    for i in np.ndindex(x.shape):
+        orig = x.data[i]
+        x.data[i] = orig + eps
         fp = float(np.sum(fn().data.astype(np.float64) * gy))
-        flat[i] = orig - eps
+        x.data[i] = orig - eps
         fm = float(np.sum(fn().data.astype(np.float64) * gy))
-        flat[i] = orig
-        gflat[i] = (fp - fm) / (2 * eps)
+        x.data[i] = orig
+        g[i] = (fp - fm) / (2 * eps)
     return g
 
 

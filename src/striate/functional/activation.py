@@ -1,2 +1,400 @@
-"""Placeholder: filled in by the activation work."""
-__all__: list[str] = []
+"""Activations: fused Functions with hand-written backward, each above its wrapper.
+
+They keep the input's dtype: constants are Python floats, which NumPy treats as weakly typed.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from .. import ops
+from ..autograd import Function
+from ..backend import xp
+from ..tensor import Tensor, apply
+
+__all__ = [
+    "relu", "leaky_relu", "sigmoid", "tanh", "elu", "gelu", "softmax", "log_softmax",
+    "relu6", "hardswish", "hardsigmoid", "silu",
+]
+
+
+def _as_tensor(x, op: str) -> Tensor:
+    """Accept a Tensor or an ndarray (wrapped without a graph); anything else is a TypeError."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, xp.ndarray):
+        return Tensor(x)
+    raise TypeError(f"{op}: expected a Tensor or an ndarray, got {type(x).__name__}")
+
+
+def _check_axis(axis, ndim: int, op: str) -> int:
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    if ndim == 0:
+        raise ValueError(f"{op}: expected an input with at least 1 dimension, got a scalar")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for an input with {ndim} dimensions")
+    return int(axis) % ndim
+
+
+def _check_number(v, op: str, name: str) -> None:
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{op}: {name} must be a number, got {v!r}")
+
+
+def _sigmoid(x):
+    """Stable logistic function: exp is only ever taken of a non-positive number."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _log_softmax(x, axis: int):
+    """Stable log-softmax along ``axis`` (shift by the max so exp never overflows)."""
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+
+
+# ---- erf (W. J. Cody, "Rational Chebyshev approximations for the error function", 1969) ----
+# Coefficients of SPECFUN's CALERF; relative error below 1e-16 in float64.
+_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+          3.20937758913846947e03, 1.85777706184603153e-1)
+_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+          2.84423683343917062e03)
+_ERF_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+          2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+          2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+_ERF_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+          1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+          3.43936767414372164e03, 1.23033935480374942e03)
+_ERF_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+          1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+_ERF_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
+          6.05183413124413191e-2, 2.33520497626869185e-3)
+
+
+def _exp_neg_square(y):
+    """exp(-y^2), split at y rounded down to 1/16 so that y^2 is formed without rounding error."""
+    ys = xp.trunc(y * 16) / 16
+    return xp.exp(-ys * ys) * xp.exp(-(y - ys) * (y + ys))
+
+
+def _erfc_tail(y):
+    """erfc(y) for y > 0.46875 (Cody's second and third intervals)."""
+    out = xp.zeros_like(y)
+    mid, far = y <= 4.0, (y > 4.0) & (y < 26.55)  # erfc underflows to 0 beyond ~26.55
+    ym = y[mid]
+    num, den = _ERF_C[8] * ym, ym
+    for c, d in zip(_ERF_C[:7], _ERF_D[:7]):
+        num, den = (num + c) * ym, (den + d) * ym
+    out[mid] = (num + _ERF_C[7]) / (den + _ERF_D[7]) * _exp_neg_square(ym)
+    yf = y[far]
+    z = 1 / (yf * yf)
+    num, den = _ERF_P[5] * z, z
+    for p, q in zip(_ERF_P[:4], _ERF_Q[:4]):
+        num, den = (num + p) * z, (den + q) * z
+    r = (1 / math.sqrt(math.pi) - z * (num + _ERF_P[4]) / (den + _ERF_Q[4])) / yf
+    out[far] = r * _exp_neg_square(yf)
+    out[xp.isnan(y)] = xp.nan
+    return out
+
+
+def _erfc(x):
+    """Complementary error function, elementwise, accurate to float64 precision."""
+    y = xp.abs(x)
+    out = xp.empty_like(y)
+    near = y <= 0.46875
+    z = x[near] * x[near]
+    num, den = _ERF_A[4] * z, z
+    for a, b in zip(_ERF_A[:3], _ERF_B[:3]):
+        num, den = (num + a) * z, (den + b) * z
+    out[near] = 1 - x[near] * (num + _ERF_A[3]) / (den + _ERF_B[3])
+    tail = _erfc_tail(y[~near])
+    out[~near] = xp.where(x[~near] < 0, 2 - tail, tail)
+    return out
+
+
+# ---- piecewise-linear family ----
+class ReLU(Function):
+    def forward(self, x):
+        y = xp.maximum(x, 0)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d relu/dx = 1 for x > 0, else 0 (0 at x == 0, as PyTorch)
+        (y,) = self.saved_tensors
+        return (gy * (y > 0),)
+
+
+def relu(x: Tensor) -> Tensor:
+    """Rectified linear unit, ``max(x, 0)``, elementwise; any shape.
+
+    >>> F.relu(striate.tensor([-1.0, 2.0]))
+    tensor([0., 2.], dtype=float32)
+    """
+    return apply(ReLU, _as_tensor(x, "relu"))
+
+
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope):
+        self.slope, self.mask = negative_slope, x > 0
+        return xp.where(self.mask, x, x * negative_slope)
+
+    def backward(self, gy):
+        # d/dx = 1 for x > 0, else negative_slope
+        return (xp.where(self.mask, gy, gy * self.slope),)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where positive, ``negative_slope * x`` elsewhere (Maas et al., 2013).
+
+    Args:
+        x (Tensor): input of any shape.
+        negative_slope (float, default 0.01): slope for x <= 0.
+
+    >>> F.leaky_relu(striate.tensor([-1.0, 2.0]), 0.1)
+    tensor([-0.1,  2. ], dtype=float32)
+    """
+    _check_number(negative_slope, "leaky_relu", "negative_slope")
+    return apply(LeakyReLU, _as_tensor(x, "leaky_relu"), negative_slope=float(negative_slope))
+
+
+class ReLU6(Function):
+    def forward(self, x):
+        self.mask = (x > 0) & (x < 6)
+        return xp.clip(x, 0, 6)
+
+    def backward(self, gy):
+        # d/dx = 1 on (0, 6), 0 elsewhere (0 at both kinks, as PyTorch's hardtanh)
+        return (gy * self.mask,)
+
+
+def relu6(x: Tensor) -> Tensor:
+    """``min(max(x, 0), 6)``, elementwise (MobileNet v2, https://arxiv.org/abs/1801.04381).
+
+    >>> F.relu6(striate.tensor([-1.0, 7.0]))
+    tensor([0., 6.], dtype=float32)
+    """
+    return apply(ReLU6, _as_tensor(x, "relu6"))
+
+
+class Hardsigmoid(Function):
+    def forward(self, x):
+        self.mask = (x > -3) & (x < 3)
+        return xp.clip(x / 6 + 0.5, 0, 1)
+
+    def backward(self, gy):
+        # d/dx = 1/6 on (-3, 3), 0 elsewhere
+        return (gy * self.mask / 6,)
+
+
+def hardsigmoid(x: Tensor) -> Tensor:
+    """``relu6(x + 3) / 6``: a piecewise-linear sigmoid (MobileNet v3, arXiv:1905.02244).
+
+    >>> F.hardsigmoid(striate.tensor([0.0]))
+    tensor([0.5], dtype=float32)
+    """
+    return apply(Hardsigmoid, _as_tensor(x, "hardsigmoid"))
+
+
+class Hardswish(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * xp.clip(x / 6 + 0.5, 0, 1)
+
+    def backward(self, gy):
+        # d/dx = 0 for x <= -3, x/3 + 1/2 on (-3, 3), 1 for x >= 3 (PyTorch's values at the kinks)
+        (x,) = self.saved_tensors
+        d = xp.where(x <= -3, 0.0, xp.where(x < 3, x / 3 + 0.5, 1.0)).astype(gy.dtype)
+        return (gy * d,)
+
+
+def hardswish(x: Tensor) -> Tensor:
+    """``x * relu6(x + 3) / 6`` (MobileNet v3, https://arxiv.org/abs/1905.02244).
+
+    >>> F.hardswish(striate.tensor([0.0, 1.5, 4.0]))
+    tensor([0.   , 1.125, 4.   ], dtype=float32)
+    """
+    return apply(Hardswish, _as_tensor(x, "hardswish"))
+
+
+# ---- smooth family ----
+class Sigmoid(Function):
+    def forward(self, x):
+        y = _sigmoid(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d sigmoid/dx = y (1 - y)
+        (y,) = self.saved_tensors
+        return (gy * y * (1 - y),)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.
+
+    >>> F.sigmoid(striate.tensor([0.0, -1000.0]))
+    tensor([0.5, 0. ], dtype=float32)
+    """
+    return apply(Sigmoid, _as_tensor(x, "sigmoid"))
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent, elementwise.
+
+    >>> F.tanh(striate.tensor([0.0]))
+    tensor([0.], dtype=float32)
+    """
+    return apply(ops.Tanh, _as_tensor(x, "tanh"))
+
+
+class SiLU(Function):
+    def forward(self, x):
+        s = _sigmoid(x)
+        self.save_for_backward(x, s)
+        return x * s
+
+    def backward(self, gy):
+        # d(x s)/dx = s (1 + x (1 - s))
+        x, s = self.saved_tensors
+        return (gy * s * (1 + x * (1 - s)),)
+
+
+def silu(x: Tensor) -> Tensor:
+    """``x * sigmoid(x)``, also called swish (https://arxiv.org/abs/1710.05941).
+
+    >>> F.silu(striate.tensor([0.0]))
+    tensor([0.], dtype=float32)
+    """
+    return apply(SiLU, _as_tensor(x, "silu"))
+
+
+class ELU(Function):
+    def forward(self, x, alpha):
+        self.mask = x > 0
+        y = xp.where(self.mask, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        self.alpha = alpha
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d/dx = 1 for x > 0, else alpha exp(x) = y + alpha
+        (y,) = self.saved_tensors
+        return (xp.where(self.mask, gy, gy * (y + self.alpha)),)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """Exponential linear unit: ``x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Args:
+        x (Tensor): input of any shape.
+        alpha (float, default 1.0): the value approached as x -> -inf is ``-alpha``.
+
+    Reference: Clevert et al., https://arxiv.org/abs/1511.07289
+
+    >>> F.elu(striate.tensor([1.0]))
+    tensor([1.], dtype=float32)
+    """
+    _check_number(alpha, "elu", "alpha")
+    return apply(ELU, _as_tensor(x, "elu"), alpha=float(alpha))
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+class GELU(Function):
+    def forward(self, x, approximate):
+        self.approximate = approximate
+        if approximate == "tanh":
+            t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+            self.save_for_backward(x, t)
+            return 0.5 * x * (1 + t)
+        # Phi(x) through erfc keeps its relative accuracy in the far negative tail
+        cdf = 0.5 * _erfc(-x * (1 / math.sqrt(2)))
+        self.save_for_backward(x, cdf)
+        return x * cdf
+
+    def backward(self, gy):
+        x, c = self.saved_tensors
+        if self.approximate == "tanh":
+            # d/dx = (1 + t)/2 + x/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(...)
+            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return (gy * (0.5 * (1 + c) + 0.5 * x * (1 - c * c) * inner),)
+        # d(x Phi(x))/dx = Phi(x) + x phi(x)
+        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return (gy * (c + x * pdf),)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit ``x * Phi(x)`` (Hendrycks & Gimpel, arXiv:1606.08415).
+
+    Args:
+        x (Tensor): input of any shape.
+        approximate (str, default 'none'): ``'none'`` uses the exact normal CDF (erf by
+            Cody's rational approximations, float64-accurate); ``'tanh'`` uses
+            ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+
+    >>> F.gelu(striate.tensor([0.0, 1.0]))
+    tensor([0.       , 0.8413447], dtype=float32)
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return apply(GELU, _as_tensor(x, "gelu"), approximate=approximate)
+
+
+# ---- normalised exponentials ----
+class Softmax(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        z = xp.exp(x - x.max(axis=axis, keepdims=True))
+        y = z / z.sum(axis=axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d softmax: gx = y (gy - sum(gy y))
+        (y,) = self.saved_tensors
+        return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the max so it never overflows.
+
+    Args:
+        x (Tensor): input of at least one dimension.
+        axis (int, default -1): the axis that sums to one.
+
+    >>> F.softmax(striate.tensor([[0.0, 0.0]]))
+    tensor([[0.5, 0.5]], dtype=float32)
+    """
+    x = _as_tensor(x, "softmax")
+    return apply(Softmax, x, axis=_check_axis(axis, x.ndim, "softmax"))
+
+
+class LogSoftmax(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        y = _log_softmax(x, axis)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d log_softmax: gx = gy - softmax(x) sum(gy)
+        (y,) = self.saved_tensors
+        return (gy - xp.exp(y) * gy.sum(axis=self.axis, keepdims=True),)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``log(softmax(x))`` along ``axis``, computed stably as ``x - max - log(sum(exp(x - max)))``.
+
+    Args:
+        x (Tensor): input of at least one dimension.
+        axis (int, default -1): the axis normalised over.
+
+    >>> F.log_softmax(striate.tensor([0.0, 0.0]))
+    tensor([-0.6931472, -0.6931472], dtype=float32)
+    """
+    x = _as_tensor(x, "log_softmax")
+    return apply(LogSoftmax, x, axis=_check_axis(axis, x.ndim, "log_softmax"))
+

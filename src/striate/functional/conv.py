@@ -1,2 +1,334 @@
-"""Placeholder: filled in by the conv work."""
-__all__: list[str] = []
+"""Convolutions: ``conv2d``, ``conv1d`` and ``conv_transpose2d``.
+
+The kernels (``_im2col.py``) run in NHWC internally; the public layout stays NCHW. Outputs and
+input gradients are returned as NCHW-shaped transposes of NHWC arrays, so the next convolution
+(and every elementwise op between, which keeps its input's memory order) reads them without a
+copy. Three kernels share one interface: im2col + GEMM for the general case, a plain matrix
+product for 1x1 convolutions, and a vectorised multiply-accumulate for depthwise ones.
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import xp
+from ..tensor import Tensor, apply, tensor
+from . import _im2col as K
+from ._im2col import Geometry, out_size
+
+__all__ = ["conv2d", "conv1d", "conv_transpose2d"]
+
+# kind -> (forward, grad_input, grad_weight); every kernel takes and returns NHWC arrays
+_KERNELS = {
+    "im2col": (K.conv_forward, K.conv_grad_input, K.conv_grad_weight),
+    "pointwise": (K.pointwise_forward, K.pointwise_grad_input, K.pointwise_grad_weight),
+    "depthwise": (K.depthwise_forward, K.depthwise_grad_input, K.depthwise_grad_weight),
+    "nchw": (K.nchw_forward, K.conv_grad_input, K.nchw_grad_weight),
+}
+
+
+def _kernel_kind(w_shape, g: Geometry, in_hw, out_hw, algo: str) -> str:
+    """The fastest kernel valid for this convolution (``algo='im2col'`` forces the general one)."""
+    if algo != "auto":
+        return algo
+    if w_shape[1] == 1:  # one input channel per group (C == groups): depthwise
+        return "depthwise"
+    if (w_shape[2:] == (1, 1) and g.stride == (1, 1) and not any(g.pads) and g.groups == 1
+            and in_hw == out_hw):
+        return "pointwise"
+    return "im2col"
+
+
+def _nhwc(a):
+    return a.transpose(0, 2, 3, 1)
+
+
+def _nchw(a):
+    return a.transpose(0, 3, 1, 2)
+
+
+# ---- argument checking ----
+def _ints(value, name: str, op: str, n: int, minimum: int) -> tuple[int, ...]:
+    """An int or a sequence of ``n`` ints, each >= ``minimum``, as an n-tuple."""
+    vals = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else value
+    if (not isinstance(vals, (tuple, list)) or len(vals) != n
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in vals)):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if any(v < minimum for v in vals):
+        what = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+    return tuple(vals)
+
+
+def _as_tensor(a, op: str, name: str) -> Tensor:
+    if isinstance(a, Tensor):
+        return a
+    if isinstance(a, xp.ndarray):
+        return tensor(a)
+    raise TypeError(f"{op}: {name} must be a Tensor or an ndarray, got {type(a).__name__}")
+
+
+def _check_tensors(op: str, x, w, b, nd: int):
+    """Wrap ndarrays and check ranks and dtypes."""
+    x, w = _as_tensor(x, op, "input"), _as_tensor(w, op, "weight")
+    b = None if b is None else _as_tensor(b, op, "bias")
+    layout = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
+    if x.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D input {layout}, got shape {x.shape}")
+    if w.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight, got shape {w.shape}")
+    if x.dtype.kind != "f" or w.dtype.kind != "f":
+        raise TypeError(f"{op}: input and weight must be floating point, got {x.dtype} and {w.dtype}")
+    if x.dtype != w.dtype:
+        raise TypeError(f"{op}: input dtype {x.dtype} and weight dtype {w.dtype} differ; cast one "
+                        "so both match")
+    if b is not None and b.dtype != x.dtype:
+        raise TypeError(f"{op}: bias dtype {b.dtype} differs from input dtype {x.dtype}")
+    return x, w, b
+
+
+def _check_bias(op: str, b, out_channels: int) -> None:
+    if b is not None and b.shape != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},) (one per output channel), "
+                         f"got {b.shape}")
+
+
+def _check_groups(op: str, groups, in_channels: int, out_channels: int) -> None:
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    for what, c in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if c % groups:
+            raise ValueError(f"{op}: groups={groups} does not divide {what}={c}")
+
+
+def _padding(op: str, padding, k, d, s, nd: int) -> tuple[int, ...]:
+    """(before, after) pairs flattened: 'valid', 'same', 'full', an int or an nd-tuple."""
+    if isinstance(padding, str):
+        total = [di * (ki - 1) for ki, di in zip(k, d)]
+        if padding == "valid":
+            return (0,) * (2 * nd)
+        if padding == "full":
+            return tuple(v for t in total for v in (t, t))
+        if padding == "same":
+            if any(si != 1 for si in s):
+                raise ValueError(f"{op}: padding='same' needs stride 1 (as in PyTorch), got "
+                                 f"stride {s if nd > 1 else s[0]}")
+            # an odd total puts the extra row/column at the bottom/right, as PyTorch does
+            return tuple(v for t in total for v in (t // 2, t - t // 2))
+        raise ValueError(f"{op}: unknown padding {padding!r}; expected an int, a tuple, "
+                         "'valid', 'same' or 'full'")
+    return tuple(v for p in _ints(padding, "padding", op, nd, 0) for v in (p, p))
+
+
+def _check_fits(op: str, in_size, k, d, pads) -> None:
+    span = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
+    padded = tuple(n + pads[2 * i] + pads[2 * i + 1] for i, n in enumerate(in_size))
+    if any(sp > p for sp, p in zip(span, padded)):
+        raise ValueError(f"{op}: kernel {tuple(k)} with dilation {tuple(d)} spans {span} but the "
+                         f"padded input is only {padded} (input {tuple(in_size)})")
+
+
+def _conv_args(op, x, weight, bias, stride, padding, dilation, groups, nd):
+    """Validated tensors and the 2-D Geometry of a conv1d/conv2d call."""
+    x, w, b = _check_tensors(op, x, weight, bias, nd)
+    C, OC, Cg = x.shape[1], w.shape[0], w.shape[1]
+    _check_groups(op, groups, C, OC)
+    _check_bias(op, b, OC)
+    if Cg * groups != C:
+        raise ValueError(f"{op}: input has {C} channels but weight of shape {w.shape} with "
+                         f"groups={groups} expects {Cg * groups} (weight.shape[1] * groups)")
+    s = _ints(stride, "stride", op, nd, 1)
+    d = _ints(dilation, "dilation", op, nd, 1)
+    pads = _padding(op, padding, w.shape[2:], d, s, nd)
+    _check_fits(op, x.shape[2:], w.shape[2:], d, pads)
+    if nd == 1:
+        s, d, pads = (1,) + s, (1,) + d, (0, 0) + pads
+    return x, w, b, Geometry(s, pads, d, groups)
+
+
+# ---- conv2d ----
+class Conv2dFunction(Function):
+    """2-D convolution (cross-correlation) of NCHW ``x`` with weight (OC, C/groups, KH, KW)."""
+
+    def forward(self, x, w, b, geometry: Geometry, algo: str = "auto"):
+        g = self.g = geometry
+        (KH, KW), (H, W) = w.shape[2:], x.shape[2:]
+        OH = out_size(H, KH, g.stride[0], g.pads[0] + g.pads[1], g.dilation[0])
+        OW = out_size(W, KW, g.stride[1], g.pads[2] + g.pads[3], g.dilation[1])
+        self.kind = _kernel_kind(w.shape, g, (H, W), (OH, OW), algo)
+        self.x_hw, self.k_hw = (H, W), (KH, KW)
+        need_x, need_w = self.needs_input_grad[:2]
+        self.save_for_backward(x if need_w else None, w if need_x else None)
+        return _nchw(_KERNELS[self.kind][0](_nhwc(x), w, b, g, OH, OW))
+
+    def backward(self, gy):
+        # d/dx: full convolution of gy with the 180-degree-rotated kernel (= col2im(gy @ w));
+        # d/dw: im2col(x)^T @ gy; d/db: sum of gy over batch and pixels
+        x, w = self.saved_tensors
+        _, grad_input, grad_weight = _KERNELS[self.kind]
+        need_x, need_w, need_b = self.needs_input_grad
+        gyh = _nhwc(gy)
+        gx = gw = gb = None
+        if need_x:
+            gx = _nchw(grad_input(gyh, w, self.g, *self.x_hw))
+        if need_w:
+            gw = grad_weight(_nhwc(x), gyh, self.g, *self.k_hw)
+        if need_b:
+            gb = gy.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution over an NCHW batch, as ``torch.nn.functional.conv2d``.
+
+    Like every deep-learning "convolution" this is a cross-correlation (the kernel is not
+    flipped); with learned kernels the two are equivalent. Computed by im2col and one matrix
+    product per block of the batch (Chellapilla et al. 2006,
+    https://hal.inria.fr/inria-00112631), by a plain matrix product for 1x1 kernels, and by a
+    multiply-accumulate over kernel offsets for depthwise convolution.
+
+    Args:
+        x: input (N, C_in, H, W); an ndarray is wrapped.
+        weight: (C_out, C_in / groups, KH, KW), same dtype as ``x``.
+        bias: (C_out,) or None. Default None.
+        stride: int or (int, int). Default 1.
+        padding: int or (int, int) zeros on each side, or ``'valid'`` (0), ``'same'`` (output
+            size = input size; stride 1 only; an odd total puts the extra row/column at the
+            bottom/right, as PyTorch) or ``'full'`` ((k - 1) * dilation on each side: every
+            partial overlap). Default 0.
+        dilation: int or (int, int) spacing between kernel taps. Default 1.
+        groups: split channels into this many independent convolutions; ``groups == C_in``
+            is depthwise convolution. Default 1.
+
+    Shape:
+        Output (N, C_out, OH, OW) with OH = floor((H + PT + PB - dilation * (KH - 1) - 1) /
+        stride) + 1, i.e. (H + 2P - KH) / S + 1 for dilation 1 and symmetric padding P;
+        likewise OW.
+
+    Returns:
+        Tensor of ``x``'s dtype.
+
+    >>> y = conv2d(striate.tensor(np.ones((1, 1, 5, 5))), striate.tensor(np.ones((1, 1, 3, 3))))
+    >>> y.shape
+    (1, 1, 3, 3)
+    """
+    x, w, b, g = _conv_args("conv2d", x, weight, bias, stride, padding, dilation, groups, 2)
+    return apply(Conv2dFunction, x, w, b, geometry=g)
+
+
+# ---- conv1d ----
+class Conv1dFunction(Conv2dFunction):
+    """1-D convolution of NCL ``x``: the 2-D kernels on an (N, C, 1, L) view."""
+
+    def forward(self, x, w, b, geometry: Geometry, algo: str = "auto"):
+        return super().forward(x[:, :, None], w[:, :, None], b, geometry, algo)[:, :, 0]
+
+    def backward(self, gy):
+        gx, gw, gb = super().backward(gy[:, :, None])
+        return (None if gx is None else gx[:, :, 0]), (None if gw is None else gw[:, :, 0]), gb
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution over an NCL batch (text, audio, signals), as ``torch.nn.functional.conv1d``.
+
+    Args:
+        x: input (N, C_in, L); an ndarray is wrapped.
+        weight: (C_out, C_in / groups, K), same dtype as ``x``.
+        bias: (C_out,) or None. Default None.
+        stride: int. Default 1.
+        padding: int, ``'valid'``, ``'same'`` (stride 1 only) or ``'full'``. Default 0.
+        dilation: int. Default 1.
+        groups: int. Default 1.
+
+    Shape:
+        Output (N, C_out, OL) with OL = floor((L + 2 * padding - dilation * (K - 1) - 1) /
+        stride) + 1.
+
+    >>> conv1d(striate.tensor(np.ones((2, 4, 10))), striate.tensor(np.ones((8, 4, 3)))).shape
+    (2, 8, 8)
+    """
+    x, w, b, g = _conv_args("conv1d", x, weight, bias, stride, padding, dilation, groups, 1)
+    return apply(Conv1dFunction, x, w, b, geometry=g)
+
+
+# ---- conv_transpose2d ----
+class ConvTranspose2dFunction(Function):
+    """Transposed convolution: the input-gradient of conv2d, run forward (weight (C_in, C_out/G, KH, KW))."""
+
+    def forward(self, x, w, b, geometry: Geometry, output_size: tuple[int, int],
+                algo: str = "auto"):
+        g = self.g = geometry
+        self.x_hw, self.k_hw = x.shape[2:], w.shape[2:]
+        self.kind = _kernel_kind(w.shape, g, output_size, self.x_hw, algo)
+        need_x, need_w = self.needs_input_grad[:2]
+        self.save_for_backward(x if need_w else None, w if need_x else None)
+        y = _KERNELS[self.kind][1](_nhwc(x), w, g, *output_size)
+        if b is not None:
+            y += b
+        return _nchw(y)
+
+    def backward(self, gy):
+        # y = A_w^T x with A_w the conv2d by w, so d/dx = A_w gy = conv2d(gy, w) and
+        # d/dw = conv2d's weight gradient with gy as its input and x as its output gradient
+        x, w = self.saved_tensors
+        forward, _, grad_weight = _KERNELS[self.kind]
+        need_x, need_w, need_b = self.needs_input_grad
+        gyh = _nhwc(gy)
+        gx = _nchw(forward(gyh, w, None, self.g, *self.x_hw)) if need_x else None
+        gw = grad_weight(gyh, _nhwc(x), self.g, *self.k_hw) if need_w else None
+        gb = gy.sum(axis=(0, 2, 3)) if need_b else None
+        return gx, gw, gb
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-D transposed convolution ("deconvolution"), as ``torch.nn.functional.conv_transpose2d``.
+
+    The gradient of ``conv2d`` with respect to its input, used as a layer: it up-samples by
+    ``stride`` (segmentation decoders, GAN generators). See Dumoulin & Visin, "A guide to
+    convolution arithmetic for deep learning", https://arxiv.org/abs/1603.07285.
+
+    Args:
+        x: input (N, C_in, H, W); an ndarray is wrapped.
+        weight: (C_in, C_out / groups, KH, KW), same dtype as ``x``.
+        bias: (C_out,) or None. Default None.
+        stride: int or (int, int). Default 1.
+        padding: int or (int, int): ``dilation * (k - 1) - padding`` zeros are added to the
+            implicit input. Default 0.
+        output_padding: int or (int, int) extra rows/columns on the bottom/right; each must be
+            smaller than the stride or the dilation. Default 0.
+        groups: int. Default 1.
+        dilation: int or (int, int). Default 1.
+
+    Shape:
+        Output (N, C_out, OH, OW) with OH = (H - 1) * stride - 2 * padding
+        + dilation * (KH - 1) + output_padding + 1; likewise OW.
+
+    >>> conv_transpose2d(striate.tensor(np.ones((1, 4, 5, 5))),
+    ...                  striate.tensor(np.ones((4, 2, 3, 3))), stride=2).shape
+    (1, 2, 11, 11)
+    """
+    op = "conv_transpose2d"
+    x, w, b = _check_tensors(op, x, weight, bias, 2)
+    C, OCg = x.shape[1], w.shape[1]
+    _check_groups(op, groups, C, OCg * groups)
+    _check_bias(op, b, OCg * groups)
+    if w.shape[0] != C:
+        raise ValueError(f"{op}: input has {C} channels but weight of shape {w.shape} expects "
+                         f"{w.shape[0]} (weight.shape[0] = in_channels)")
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or (int, int), got {padding!r}")
+    s = _ints(stride, "stride", op, 2, 1)
+    d = _ints(dilation, "dilation", op, 2, 1)
+    p = _ints(padding, "padding", op, 2, 0)
+    op_ = _ints(output_padding, "output_padding", op, 2, 0)
+    if any(o >= si and o >= di for o, si, di in zip(op_, s, d)):
+        raise ValueError(f"{op}: output_padding {op_} must be smaller than either stride {s} "
+                         f"or dilation {d}")
+    size = tuple((n - 1) * si - 2 * pi + di * (k - 1) + oi + 1
+                 for n, si, pi, di, k, oi in zip(x.shape[2:], s, p, d, w.shape[2:], op_))
+    if min(size) < 1:
+        raise ValueError(f"{op}: input {x.shape[2:]} with kernel {w.shape[2:]}, stride {s}, "
+                         f"padding {p}, dilation {d} gives an empty output {size}")
+    g = Geometry(s, (p[0], p[0], p[1], p[1]), d, groups)
+    return apply(ConvTranspose2dFunction, x, w, b, geometry=g, output_size=size)

@@ -17,10 +17,11 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = gy
-        if a.ndim == 1:
-            g = xp.expand_dims(g, -2)
+        # b first: for vector @ vector gy is 0-d and only grows to (1, 1) in this order
         if b.ndim == 1:
             g = xp.expand_dims(g, -1)
+        if a.ndim == 1:
+            g = xp.expand_dims(g, -2)
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = g @ xp.swapaxes(b2, -1, -2)

@@ -1,6 +1,8 @@
 """Reductions: sum, mean, max, min, var, with ``axis`` and ``keepdims`` as in NumPy."""
 from __future__ import annotations
 
+import numbers
+
 from ..autograd import Function
 from ..backend import xp
 
@@ -9,14 +11,17 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
     """Turn ``axis`` (None, int or tuple) into a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    # numbers.Integral: NumPy integers (from shape arithmetic) are valid axes too
+    axes = (axis,) if isinstance(axis, numbers.Integral) else axis
+    if not isinstance(axes, (tuple, list)):
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, int) or isinstance(a, bool):
+        if not isinstance(a, numbers.Integral) or isinstance(a, bool):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
         if not -ndim <= a < max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for an input with {ndim} dimensions")
-        out.append(a % max(ndim, 1))
+        out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))

@@ -1,0 +1,446 @@
+"""conv2d, conv1d and conv_transpose2d: loop reference, finite differences, torch parity,
+the seeds' worked examples, bad input, and the fast paths against the general one."""
+import numpy as np
+import pytest
+
+import striate
+import striate.functional as F
+from striate.functional import _im2col
+from striate.functional.conv import Conv2dFunction, ConvTranspose2dFunction, _kernel_kind
+from striate.tensor import apply
+from tests.reference import conv1d_ref, conv2d_ref, conv_transpose2d_ref
+
+torch = pytest.importorskip("torch")
+tF = torch.nn.functional
+
+
+def randn(rng, *shape, dtype=np.float64):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def run(fn, x, w, b, gy_seed=1, **kw):
+    """Forward and (gx, gw, gb) of striate's ``fn`` for float64 arrays."""
+    xs, ws = striate.tensor(x, requires_grad=True), striate.tensor(w, requires_grad=True)
+    bs = None if b is None else striate.tensor(b, requires_grad=True)
+    y = fn(xs, ws, bs, **kw)
+    gy = np.random.default_rng(gy_seed).standard_normal(y.shape).astype(y.dtype)
+    y.backward(gy)
+    return y.data, gy, xs.grad.data, ws.grad.data, None if b is None else bs.grad.data
+
+
+def run_torch(fn, x, w, b, gy, **kw):
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bt = None if b is None else torch.tensor(b, requires_grad=True)
+    y = fn(xt, wt, bt, **kw)
+    y.backward(torch.tensor(gy))
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), None if b is None else bt.grad.numpy()
+
+
+def assert_all_close(ours, theirs, rtol=1e-7, atol=1e-10):
+    for name, a, e in zip(("y", "gx", "gw", "gb"), ours, theirs):
+        if e is not None:
+            np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=name)
+
+
+# (x shape, w shape, kwargs): stride, padding forms, dilation, groups, depthwise, even and 1x1
+CONV2D_CASES = [
+    ((2, 3, 7, 7), (4, 3, 3, 3), {}),
+    ((2, 3, 7, 6), (4, 3, 3, 3), dict(stride=2, padding=1)),
+    ((1, 2, 8, 7), (3, 2, 3, 2), dict(stride=(2, 3), padding=(1, 2))),
+    ((1, 2, 9, 9), (3, 2, 3, 3), dict(dilation=2, padding=2)),
+    ((1, 2, 9, 8), (2, 2, 2, 3), dict(dilation=(2, 1), stride=(1, 2))),
+    ((2, 4, 6, 6), (6, 2, 3, 3), dict(groups=2, padding=1)),
+    ((2, 4, 6, 5), (4, 1, 3, 3), dict(groups=4, padding=1)),  # depthwise
+    ((1, 3, 6, 6), (6, 1, 3, 3), dict(groups=3, stride=2, padding=1)),  # depthwise, multiplier 2
+    ((1, 3, 6, 7), (3, 1, 2, 2), dict(groups=3, padding="same", dilation=2)),
+    ((2, 3, 5, 5), (4, 3, 1, 1), {}),  # 1x1
+    ((1, 3, 5, 5), (4, 3, 1, 1), dict(stride=2, padding=1)),  # 1x1 the fast path refuses
+    ((1, 2, 6, 5), (3, 2, 2, 2), dict(padding="same")),  # even kernel
+    ((1, 2, 6, 5), (3, 2, 4, 3), dict(padding="same")),
+    ((1, 2, 5, 6), (3, 2, 3, 2), dict(padding="full")),
+    ((1, 2, 5, 6), (3, 2, 3, 3), dict(padding="valid", stride=2)),
+    ((1, 1, 6, 6), (2, 1, 3, 3), dict(padding="full", dilation=2)),
+    ((1, 2, 4, 4), (2, 2, 3, 3), dict(padding=3)),  # padding wider than the kernel
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", CONV2D_CASES)
+def test_conv2d_forward_matches_loop_reference(rng, xs, ws, kw):
+    x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0])
+    np.testing.assert_allclose(F.conv2d(x, w, b, **kw).data, conv2d_ref(x, w, b, **kw),
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(stride=2, padding=1), dict(padding="same", dilation=2),
+                                dict(padding="full"), dict(groups=2, padding=1),
+                                dict(groups=4, stride=3)])
+def test_conv1d_forward_matches_loop_reference(rng, kw):
+    groups = kw.get("groups", 1)
+    x, w, b = randn(rng, 2, 4, 11), randn(rng, 2 * groups, 4 // groups, 3), randn(rng, 2 * groups)
+    np.testing.assert_allclose(F.conv1d(x, w, b, **kw).data, conv1d_ref(x, w, b, **kw),
+                               rtol=1e-10, atol=1e-12)
+
+
+CONV_T_CASES = [
+    ((1, 3, 4, 4), (3, 2, 3, 3), {}),
+    ((2, 2, 3, 4), (2, 3, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 4, 3, 3), (4, 1, 2, 3), dict(stride=(2, 1), groups=2, dilation=(1, 2))),
+    ((1, 3, 3, 3), (3, 1, 3, 3), dict(groups=3, stride=2)),  # depthwise
+    ((1, 3, 4, 3), (3, 2, 1, 1), {}),  # 1x1
+    ((1, 2, 3, 3), (2, 2, 1, 1), dict(dilation=2, output_padding=1)),  # 1x1, output grows
+    ((1, 2, 3, 3), (2, 2, 2, 2), dict(stride=3, padding=1, output_padding=2)),
+    ((2, 2, 4, 3), (2, 3, 3, 3), dict(dilation=2, padding=(0, 1), output_padding=1)),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", CONV_T_CASES)
+def test_conv_transpose2d_forward_matches_loop_reference(rng, xs, ws, kw):
+    x, w = randn(rng, *xs), randn(rng, *ws)
+    b = randn(rng, ws[1] * kw.get("groups", 1))
+    np.testing.assert_allclose(F.conv_transpose2d(x, w, b, **kw).data,
+                               conv_transpose2d_ref(x, w, b, **kw), rtol=1e-10, atol=1e-12)
+
+
+# ---- finite differences ----
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 2, 5, 5), (3, 2, 3, 3), dict(padding=1)),
+    ((1, 2, 6, 5), (2, 2, 3, 2), dict(stride=2, padding=(1, 0), dilation=(1, 2))),
+    ((1, 4, 5, 5), (4, 2, 2, 2), dict(groups=2, padding="same")),
+    ((1, 3, 5, 4), (6, 1, 3, 3), dict(groups=3, padding="full")),  # depthwise
+    ((2, 3, 4, 4), (2, 3, 1, 1), {}),  # 1x1
+])
+def test_conv2d_gradcheck(rng, xs, ws, kw):
+    x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0])
+    assert striate.gradcheck(lambda a, c, d: F.conv2d(a, c, d, **kw), [x, w, b])
+
+
+def test_conv1d_gradcheck(rng):
+    x, w, b = randn(rng, 2, 4, 7), randn(rng, 4, 2, 3), randn(rng, 4)
+    assert striate.gradcheck(lambda a, c, d: F.conv1d(a, c, d, stride=2, padding=1, groups=2),
+                             [x, w, b])
+
+
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1, output_padding=1),
+                                dict(groups=2, dilation=2)])
+def test_conv_transpose2d_gradcheck(rng, kw):
+    x, w, b = randn(rng, 1, 4, 3, 3), randn(rng, 4, 2, 3, 3), randn(rng, 2 * kw.get("groups", 1))
+    assert striate.gradcheck(lambda a, c, d: F.conv_transpose2d(a, c, d, **kw), [x, w, b])
+
+
+# ---- torch parity (float64, rtol 1e-7) over seeded random configurations ----
+def random_conv2d_config(r):
+    groups = int(r.choice([1, 1, 2, 3]))
+    cg, ocg = int(r.integers(1, 4)), int(r.integers(1, 4))
+    kh, kw = int(r.integers(1, 5)), int(r.integers(1, 5))
+    dil = (int(r.integers(1, 3)), int(r.integers(1, 3)))
+    mode = ["int", "pair", "same", "valid"][int(r.integers(0, 4))]
+    stride = (1, 1) if mode == "same" else (int(r.integers(1, 4)), int(r.integers(1, 4)))
+    pad = {"int": int(r.integers(0, 3)), "pair": (int(r.integers(0, 3)), int(r.integers(0, 3))),
+           "same": "same", "valid": "valid"}[mode]
+    H = int(r.integers(dil[0] * (kh - 1) + 1, 10))
+    W = int(r.integers(dil[1] * (kw - 1) + 1, 10))
+    xs = (int(r.integers(1, 4)), cg * groups, H, W)
+    return xs, (ocg * groups, cg, kh, kw), dict(stride=stride, padding=pad, dilation=dil,
+                                                groups=groups)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(24))
+def test_conv2d_matches_torch_random_config(seed):
+    r = np.random.default_rng(seed)
+    xs, ws, kw = random_conv2d_config(r)
+    x, w, b = randn(r, *xs), randn(r, *ws), randn(r, ws[0]) if seed % 3 else None
+    y, gy, *grads = run(F.conv2d, x, w, b, **kw)
+    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, **kw))
+
+
+@pytest.mark.parametrize("kh,kw,d", [(3, 3, 1), (2, 3, 1), (4, 2, 2), (1, 5, 1)])
+def test_conv2d_full_padding_matches_torch_explicit_padding(rng, kh, kw, d):
+    x, w, b = randn(rng, 2, 3, 6, 7), randn(rng, 4, 3, kh, kw), randn(rng, 4)
+    y, gy, *grads = run(F.conv2d, x, w, b, padding="full", dilation=d)
+    expected = run_torch(tF.conv2d, x, w, b, gy, padding=(d * (kh - 1), d * (kw - 1)), dilation=d)
+    assert_all_close((y, *grads), expected)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("kh,kw,d", [(2, 2, 1), (4, 3, 1), (2, 4, 3), (3, 3, 2)])
+def test_conv2d_same_padding_even_kernel_matches_torch(rng, kh, kw, d):
+    x, w, b = randn(rng, 2, 3, 6, 7), randn(rng, 4, 3, kh, kw), randn(rng, 4)
+    y, gy, *grads = run(F.conv2d, x, w, b, padding="same", dilation=d)
+    assert y.shape[2:] == x.shape[2:]
+    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, padding="same", dilation=d))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(10))
+def test_conv1d_matches_torch_random_config(seed):
+    r = np.random.default_rng(100 + seed)
+    groups, k, d = int(r.choice([1, 2])), int(r.integers(1, 5)), int(r.integers(1, 3))
+    pad = [0, 1, 2, "same", "valid"][int(r.integers(0, 5))]
+    stride = 1 if pad == "same" else int(r.integers(1, 4))
+    x = randn(r, 2, 2 * groups, int(r.integers(d * (k - 1) + 1, 12)))
+    w, b = randn(r, 3 * groups, 2, k), randn(r, 3 * groups)
+    kw = dict(stride=stride, padding=pad, dilation=d, groups=groups)
+    y, gy, *grads = run(F.conv1d, x, w, b, **kw)
+    assert_all_close((y, *grads), run_torch(tF.conv1d, x, w, b, gy, **kw))
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_conv_transpose2d_matches_torch_random_config(seed):
+    r = np.random.default_rng(200 + seed)
+    groups = int(r.choice([1, 2]))
+    kh, kw = int(r.integers(1, 4)), int(r.integers(1, 4))
+    s = (int(r.integers(1, 4)), int(r.integers(1, 4)))
+    d = (int(r.integers(1, 3)), int(r.integers(1, 3)))
+    p = (int(r.integers(0, 2)), int(r.integers(0, 2)))
+    op = tuple(int(r.integers(0, max(si, di))) for si, di in zip(s, d))
+    x = randn(r, 2, 2 * groups, int(r.integers(2, 6)), int(r.integers(2, 6)))
+    w, b = randn(r, 2 * groups, int(r.integers(1, 4)), kh, kw), None
+    if seed % 2:
+        b = randn(r, w.shape[1] * groups)
+    kwargs = dict(stride=s, padding=p, output_padding=op, groups=groups, dilation=d)
+    y, gy, *grads = run(F.conv_transpose2d, x, w, b, **kwargs)
+    assert_all_close((y, *grads), run_torch(tF.conv_transpose2d, x, w, b, gy, **kwargs))
+
+
+def test_conv2d_chained_layers_match_torch(rng):
+    # the first conv's output is an NHWC-ordered array; the second must read it correctly
+    x, w1, w2 = randn(rng, 2, 3, 8, 8), randn(rng, 5, 3, 3, 3), randn(rng, 4, 5, 3, 3)
+    xs, w1s, w2s = (striate.tensor(a, requires_grad=True) for a in (x, w1, w2))
+    y = F.conv2d(F.conv2d(xs, w1s, padding=1) * 2.0, w2s, stride=2)
+    y.sum().backward()
+    xt, w1t, w2t = (torch.tensor(a, requires_grad=True) for a in (x, w1, w2))
+    yt = tF.conv2d(tF.conv2d(xt, w1t, padding=1) * 2.0, w2t, stride=2)
+    yt.sum().backward()
+    for a, e in ((y.data, yt.detach()), (xs.grad.data, xt.grad), (w1s.grad.data, w1t.grad),
+                 (w2s.grad.data, w2t.grad)):
+        np.testing.assert_allclose(a, e.numpy(), rtol=1e-7, atol=1e-10)
+
+
+# ---- the seeds' worked examples ----
+@pytest.mark.parametrize("mode,size", [("valid", 3), ("same", 5), ("full", 7)])
+def test_seed_5x5_input_3x3_kernel_output_sizes(mode, size):
+    y = F.conv2d(np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3)), padding=mode)
+    assert y.shape == (1, 1, size, size)
+    if mode == "full":  # the corner sees one tap, the centre all nine
+        assert y.data[0, 0, 0, 0] == 1 and y.data[0, 0, 3, 3] == 9
+
+
+@pytest.mark.parametrize("W,F_,P,S", [(7, 3, 0, 1), (7, 3, 1, 2), (32, 5, 2, 1), (11, 3, 1, 2),
+                                      (227, 11, 0, 4)])
+def test_seed_output_size_formula(W, F_, P, S):
+    y = F.conv2d(np.zeros((1, 1, W, W), np.float32), np.zeros((1, 1, F_, F_), np.float32),
+                 stride=S, padding=P)
+    assert y.shape[2:] == ((W + 2 * P - F_) // S + 1,) * 2
+
+
+def test_seed_4_to_2_channels_2x2_kernels_have_32_weights():
+    w = np.ones((2, 4, 2, 2), np.float32)
+    assert w.size == 4 * 2 * 2 * 2 == 32
+    y = F.conv2d(np.ones((1, 4, 3, 3), np.float32), w)
+    np.testing.assert_allclose(y.data, np.full((1, 2, 2, 2), 16.0))  # 16 = 4 channels * 2 * 2
+
+
+def test_input_grad_is_full_convolution_with_rotated_kernel(rng):
+    # seeds: pad the output error with k-1 zeros and convolve with the kernel rotated 180 degrees
+    x, w = randn(rng, 2, 3, 6, 5), randn(rng, 4, 3, 3, 2)
+    xs = striate.tensor(x, requires_grad=True)
+    y = F.conv2d(xs, striate.tensor(w))
+    gy = randn(rng, *y.shape)
+    y.backward(gy)
+    w_rot = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # rotate, and swap in/out channels
+    np.testing.assert_allclose(xs.grad.data, conv2d_ref(gy, w_rot, padding="full"), rtol=1e-10)
+    np.testing.assert_allclose(xs.grad.data, F.conv2d(gy, w_rot.copy(), padding="full").data,
+                               rtol=1e-10)
+    # col2im (scatter gy @ w back onto the patches) is the same thing
+    g = _im2col.Geometry((1, 1), (0, 0, 0, 0), (1, 1), 1)
+    gcol = gy.transpose(0, 2, 3, 1).reshape(-1, 4) @ w.transpose(0, 2, 3, 1).reshape(4, -1)
+    gx = np.zeros((2, 6, 5, 3))
+    _im2col.col2im(gcol.reshape(1, 2, 4, 4, 3, 2, 3), gx, g)
+    np.testing.assert_allclose(gx.transpose(0, 3, 1, 2), xs.grad.data, rtol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(padding=4), dict(dilation=2)])
+def test_input_grad_scatter_and_gather_paths_agree(rng, kw):
+    # stride 1 gathers (full convolution); stride > 1 or padding > span scatters (col2im)
+    x, w = randn(rng, 2, 4, 7, 7), randn(rng, 6, 2, 3, 3)
+    g = _im2col.Geometry(*(F.conv._conv_args("conv2d", x, w, None, kw.get("stride", 1),
+                                             kw.get("padding", 0), kw.get("dilation", 1), 2, 2)[3]))
+    y = F.conv2d(x, w, groups=2, **kw)
+    gy = randn(rng, *y.shape)
+    expected = run_torch(tF.conv2d, x, w, None, gy, groups=2, **kw)[1]
+    gx = _im2col.conv_grad_input(gy.transpose(0, 2, 3, 1), w, g, 7, 7)
+    np.testing.assert_allclose(gx.transpose(0, 3, 1, 2), expected, rtol=1e-7, atol=1e-12)
+
+
+# ---- fast paths equal the general im2col path ----
+def both_paths(fn_cls, x, w, b, **hyper):
+    out = []
+    for algo in ("auto", "im2col"):
+        xs, ws, bs = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = apply(fn_cls, xs, ws, bs, algo=algo, **hyper)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape).astype(y.dtype))
+        out.append((y.data, xs.grad.data, ws.grad.data, bs.grad.data))
+    return out
+
+
+FAST_CASES = [  # (x shape, w shape, stride, pads, dilation, groups, expected kernel)
+    ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1, "pointwise"),
+    ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (0, 0, 0, 0), (3, 2), 1, "pointwise"),
+    ((2, 5, 4, 3), (7, 5, 1, 1), (2, 1), (0, 0, 0, 0), (1, 1), 1, "im2col"),
+    ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (1, 0, 0, 1), (1, 1), 1, "im2col"),
+    ((2, 4, 4, 3), (6, 2, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 2, "im2col"),
+    ((2, 4, 6, 5), (4, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4, "depthwise"),
+    ((2, 3, 7, 6), (6, 1, 3, 2), (2, 1), (0, 1, 2, 0), (2, 1), 3, "depthwise"),
+    ((3, 1, 6, 6), (4, 1, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1, "depthwise"),
+    ((2, 4, 6, 5), (4, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2, "im2col"),
+]
+
+
+@pytest.mark.parametrize("xs,ws,s,p,d,g,kind", FAST_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_fast_path_equals_im2col_path(rng, xs, ws, s, p, d, g, kind, dtype):
+    geom = _im2col.Geometry(s, p, d, g)
+    oh = _im2col.out_size(xs[2], ws[2], s[0], p[0] + p[1], d[0])
+    ow = _im2col.out_size(xs[3], ws[3], s[1], p[2] + p[3], d[1])
+    assert _kernel_kind(ws, geom, xs[2:], (oh, ow), "auto") == kind
+    x, w, b = randn(rng, *xs, dtype=dtype), randn(rng, *ws, dtype=dtype), randn(rng, ws[0], dtype=dtype)
+    fast, general = both_paths(Conv2dFunction, x, w, b, geometry=geom)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, e in zip(fast, general):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, e, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("xs,ws,kw,size", [
+    ((2, 3, 4, 3), (3, 2, 1, 1), {}, (4, 3)),  # pointwise
+    ((2, 3, 4, 3), (3, 2, 3, 3), dict(groups=3, stride=2), (9, 7)),  # depthwise
+])
+def test_conv_transpose2d_fast_path_equals_im2col_path(rng, xs, ws, kw, size):
+    s = kw.get("stride", 1)
+    geom = _im2col.Geometry((s, s), (0, 0, 0, 0), (1, 1), kw.get("groups", 1))
+    x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[1] * geom.groups)
+    fast, general = both_paths(ConvTranspose2dFunction, x, w, b, geometry=geom, output_size=size)
+    for a, e in zip(fast, general):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3000])
+def test_conv2d_batch_blocks_give_same_result(rng, monkeypatch, block_bytes):
+    # tiny blocks: one sample per block, or blocks of 2 with a ragged last block of 1
+    x, w, b = randn(rng, 5, 4, 6, 6), randn(rng, 6, 2, 3, 3), randn(rng, 6)
+    for kw in (dict(padding=1, groups=2), dict(stride=2, groups=2), dict(groups=2)):
+        y, gy, *grads = run(F.conv2d, x, w, b, **kw)
+        monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
+        y2, _, *grads2 = run(F.conv2d, x, w, b, **kw)
+        monkeypatch.undo()
+        for a, e in zip((y2, *grads2), (y, *grads)):
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+    xd, wd = randn(rng, 5, 3, 6, 6), randn(rng, 3, 1, 3, 3)
+    y, gy, *grads = run(F.conv2d, xd, wd, None, groups=3, padding=1)
+    monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
+    y2, _, *grads2 = run(F.conv2d, xd, wd, None, groups=3, padding=1)
+    for a, e in zip((y2, *grads2[:2]), (y, *grads[:2])):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn,xs,ws", [(F.conv2d, (2, 3, 6, 6), (4, 3, 3, 3)),
+                                      (F.conv2d, (2, 3, 6, 6), (3, 1, 3, 3)),
+                                      (F.conv2d, (2, 3, 6, 6), (4, 3, 1, 1)),
+                                      (F.conv1d, (2, 3, 9), (4, 3, 3)),
+                                      (F.conv_transpose2d, (2, 3, 4, 4), (3, 2, 3, 3))])
+def test_float32_in_float32_out_and_grads(rng, fn, xs, ws):
+    groups = 3 if ws[1] == 1 and fn is F.conv2d else 1
+    x, w = randn(rng, *xs, dtype=np.float32), randn(rng, *ws, dtype=np.float32)
+    oc = ws[1] if fn is F.conv_transpose2d else ws[0]
+    b = randn(rng, oc, dtype=np.float32)
+    y, gy, gx, gw, gb = run(fn, x, w, b, groups=groups)
+    for a in (y, gx, gw, gb):
+        assert a.dtype == np.float32
+    expected = run(fn, x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                   groups=groups)
+    np.testing.assert_allclose(y, expected[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gw, expected[3], rtol=1e-4, atol=1e-3)
+
+
+def test_conv2d_reads_non_contiguous_input(rng):
+    x, w = randn(rng, 2, 3, 8, 10), randn(rng, 4, 3, 3, 3)
+    xv = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # NHWC memory
+    np.testing.assert_allclose(F.conv2d(xv, w).data, conv2d_ref(x, w), rtol=1e-10)
+    np.testing.assert_allclose(F.conv2d(x[:, :, ::2, 1:], w).data,
+                               conv2d_ref(x[:, :, ::2, 1:], w), rtol=1e-10)
+
+
+# ---- bad input ----
+def arr(*shape, dtype=np.float32):
+    return np.zeros(shape, dtype)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 4, 3, 3)), ValueError,
+     r"conv2d: input has 3 channels but weight of shape \(2, 4, 3, 3\) with groups=1 expects 4"),
+    (lambda: F.conv2d(arr(1, 4, 5, 5), arr(4, 1, 3, 3), groups=2), ValueError,
+     r"conv2d: input has 4 channels .* groups=2 expects 2"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 7, 7)), ValueError,
+     r"conv2d: kernel \(7, 7\) .* spans \(7, 7\) but the padded input is only \(5, 5\)"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), dilation=3), ValueError,
+     r"spans \(7, 7\) but the padded input is only \(5, 5\)"),
+    (lambda: F.conv2d(arr(1, 6, 5, 5), arr(4, 2, 3, 3), groups=4), ValueError,
+     r"conv2d: groups=4 does not divide in_channels=6"),
+    (lambda: F.conv2d(arr(1, 6, 5, 5), arr(4, 2, 3, 3), groups=3), ValueError,
+     r"conv2d: groups=3 does not divide out_channels=4"),
+    (lambda: F.conv2d(arr(1, 6, 5, 5), arr(4, 6, 3, 3), groups=0), ValueError,
+     r"groups must be a positive int, got 0"),
+    (lambda: F.conv2d(arr(3, 5, 5), arr(2, 3, 3, 3)), ValueError,
+     r"conv2d: expected a 4-D input \(N, C, H, W\), got shape \(3, 5, 5\)"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(3, 3, 3)), ValueError,
+     r"conv2d: expected a 4-D weight, got shape \(3, 3, 3\)"),
+    (lambda: F.conv1d(arr(1, 3, 5, 5), arr(2, 3, 3)), ValueError,
+     r"conv1d: expected a 3-D input \(N, C, L\), got shape \(1, 3, 5, 5\)"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), padding=-1), ValueError,
+     r"conv2d: padding must be non-negative, got -1"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), padding=(1, -2)), ValueError,
+     r"padding must be non-negative, got \(1, -2\)"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), stride=0), ValueError,
+     r"conv2d: stride must be positive, got 0"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), stride=(1, -1)), ValueError,
+     r"stride must be positive, got \(1, -1\)"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), dilation=0), ValueError,
+     r"conv2d: dilation must be positive, got 0"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), stride=1.5), TypeError,
+     r"conv2d: stride must be an int or a tuple of 2 ints, got 1.5"),
+    (lambda: F.conv2d(arr(1, 3, 8, 8), arr(2, 3, 3, 3), stride=2, padding="same"), ValueError,
+     r"conv2d: padding='same' needs stride 1 .*got stride \(2, 2\)"),
+    (lambda: F.conv1d(arr(1, 3, 8), arr(2, 3, 3), stride=2, padding="same"), ValueError,
+     r"conv1d: padding='same' needs stride 1 .*got stride 2"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), padding="half"), ValueError,
+     r"conv2d: unknown padding 'half'; expected an int, a tuple, 'valid', 'same' or 'full'"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), arr(3)), ValueError,
+     r"conv2d: bias must have shape \(2,\) .*got \(3,\)"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), arr(2, 1)), ValueError,
+     r"bias must have shape \(2,\) .*got \(2, 1\)"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3, dtype=np.float64)), TypeError,
+     r"conv2d: input dtype float32 and weight dtype float64 differ"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(2, 3, 3, 3), arr(2, dtype=np.float64)), TypeError,
+     r"conv2d: bias dtype float64 differs from input dtype float32"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5, dtype=np.int64), arr(2, 3, 3, 3, dtype=np.int64)),
+     TypeError, r"conv2d: input and weight must be floating point, got int64 and int64"),
+    (lambda: F.conv2d([[1.0]], arr(2, 3, 3, 3)), TypeError,
+     r"conv2d: input must be a Tensor or an ndarray, got list"),
+    (lambda: F.conv_transpose2d(arr(1, 3, 5, 5), arr(4, 2, 3, 3)), ValueError,
+     r"conv_transpose2d: input has 3 channels but weight of shape \(4, 2, 3, 3\) expects 4"),
+    (lambda: F.conv_transpose2d(arr(1, 4, 5, 5), arr(4, 2, 3, 3), groups=3), ValueError,
+     r"conv_transpose2d: groups=3 does not divide in_channels=4"),
+    (lambda: F.conv_transpose2d(arr(1, 4, 5, 5), arr(4, 2, 3, 3), stride=2, output_padding=2),
+     ValueError, r"output_padding \(2, 2\) must be smaller than either stride \(2, 2\) or "
+                 r"dilation \(1, 1\)"),
+    (lambda: F.conv_transpose2d(arr(1, 4, 2, 2), arr(4, 2, 3, 3), padding=3), ValueError,
+     r"conv_transpose2d: .* gives an empty output \(-2, -2\)"),
+    (lambda: F.conv_transpose2d(arr(1, 4, 5, 5), arr(4, 2, 3, 3), padding="same"), ValueError,
+     r"conv_transpose2d: padding must be an int or \(int, int\), got 'same'"),
+    (lambda: F.conv_transpose2d(arr(1, 4, 5, 5), arr(4, 2, 3, 3), arr(4)), ValueError,
+     r"conv_transpose2d: bias must have shape \(2,\)"),
+])
+def test_bad_input_raises_clear_error(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
