@@ -162,10 +162,11 @@ def cmd_predict(args) -> int:
 
 def cmd_summary(args) -> int:
     model = build_model(args.model)
-    shape = tuple(args.input_shape) if args.input_shape else getattr(model, "input_shape", None)
-    if shape is None:
-        raise UserError(f"summary: pass --input-shape C H W for {args.model}")
-    print(summary(model, shape))
+    shape = tuple(args.input_shape) if args.input_shape else model.input_shape
+    try:
+        print(summary(model, shape))
+    except ValueError as e:
+        raise UserError(f"{args.model} on input {shape}: {e}") from None
     return 0
 
 

@@ -21,6 +21,7 @@ from .data import ArrayDataset, DataLoader
 from .functional import cross_entropy, softmax
 from .progress import Progress
 from .tensor import Tensor
+from .viz.history import plot_history
 
 __all__ = ["History", "NonFiniteLossError", "fit", "evaluate", "predict", "load_checkpoint"]
 
@@ -256,12 +257,9 @@ def _epoch_line(row: dict, epochs: int) -> str:
 def plot_history_if_possible(history: History, path: str) -> str | None:
     """Write the loss/accuracy curves to ``path`` when matplotlib is installed."""
     try:
-        import matplotlib  # noqa: F401  (optional dependency)
-    except ImportError:
+        return plot_history(history, path)
+    except ImportError:  # matplotlib is an optional dependency
         return None
-    from .viz.history import plot_history
-
-    return plot_history(history, path)
 
 
 def evaluate(model, data, loss: Callable = cross_entropy, batch_size: int = 256, quiet: bool = True) -> dict:

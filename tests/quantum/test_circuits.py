@@ -103,7 +103,8 @@ def test_gradient_matches_dense_reference_and_finite_differences(n, method, rng)
     for j in range(c.n_params):
         e = np.zeros(c.n_params)
         e[j] = eps
-        fd[j] = (c.expectation(theta + e, obs, psi) - c.expectation(theta - e, obs, psi)) / (2 * eps)
+        fd[j] = (c.expectation(theta + e, obs, psi)
+                 - c.expectation(theta - e, obs, psi)) / (2 * eps)
     np.testing.assert_allclose(got, fd, atol=1e-7)
 
 

@@ -12,7 +12,8 @@ from ._dense import embed, pauli, random_state
 def random_unitary(rng, d, batch=None):
     shape = (d, d) if batch is None else (batch, d, d)
     q, r = np.linalg.qr(rng.normal(size=shape) + 1j * rng.normal(size=shape))
-    return q * (np.diagonal(r, axis1=-2, axis2=-1) / abs(np.diagonal(r, axis1=-2, axis2=-1)))[..., None, :]
+    d = np.diagonal(r, axis1=-2, axis2=-1)
+    return q * (d / abs(d))[..., None, :]  # fix the phases: Haar-distributed
 
 
 def test_zero_state():

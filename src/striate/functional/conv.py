@@ -29,11 +29,13 @@ def _kernel_kind(w_shape, g: Geometry, in_hw, out_hw, algo: str) -> str:
     """The fastest kernel valid for this convolution (``algo='im2col'`` forces the general one)."""
     if algo != "auto":
         return algo
+    if (w_shape[2:] == (1, 1) and g.stride == (1, 1) and not any(g.pads) and g.groups == 1
+            and tuple(in_hw) == tuple(out_hw)):
+        return "pointwise"
+    if g.groups == 1 and w_shape[1] <= 4:  # image stems (grey, RGB, RGBA): measured 2-3x faster
+        return "nchw"
     if w_shape[1] == 1:  # one input channel per group (C == groups): depthwise
         return "depthwise"
-    if (w_shape[2:] == (1, 1) and g.stride == (1, 1) and not any(g.pads) and g.groups == 1
-            and in_hw == out_hw):
-        return "pointwise"
     return "im2col"
 
 
@@ -43,6 +45,16 @@ def _nhwc(a):
 
 def _nchw(a):
     return a.transpose(0, 3, 1, 2)
+
+
+def _bias_grad(gy):
+    """Sum of gy over batch and pixels; a GEMV with ones when gy is NHWC in memory (10x faster
+    than numpy's strided reduction)."""
+    rows = _nhwc(gy)
+    if rows.flags.c_contiguous:
+        rows = rows.reshape(-1, gy.shape[1])
+        return xp.ones(rows.shape[0], gy.dtype) @ rows
+    return gy.sum(axis=(0, 2, 3))
 
 
 # ---- argument checking ----
@@ -172,7 +184,7 @@ class Conv2dFunction(Function):
         if need_w:
             gw = grad_weight(_nhwc(x), gyh, self.g, *self.k_hw)
         if need_b:
-            gb = gy.sum(axis=(0, 2, 3))
+            gb = _bias_grad(gy)
         return gx, gw, gb
 
 
@@ -276,7 +288,7 @@ class ConvTranspose2dFunction(Function):
         gyh = _nhwc(gy)
         gx = _nchw(forward(gyh, w, None, self.g, *self.x_hw)) if need_x else None
         gw = grad_weight(gyh, _nhwc(x), self.g, *self.k_hw) if need_w else None
-        gb = gy.sum(axis=(0, 2, 3)) if need_b else None
+        gb = _bias_grad(gy) if need_b else None
         return gx, gw, gb
 
 

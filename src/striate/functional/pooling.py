@@ -24,6 +24,7 @@ __all__ = [
 
 Size2 = int | tuple[int, int]  # an int for both spatial axes, or (height, width)
 
+
 # ---- geometry and windowed views ----
 class _Geometry(NamedTuple):
     shape: tuple  # (N, C, H, W) of the input

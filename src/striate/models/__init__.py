@@ -14,9 +14,13 @@ below.
 # importing a family module registers its builders
 from .alexnet import alexnet
 from .attention import CBAM, SqueezeExcitation
+from .deepid import deepid
+from .densenet import densenet121
 from .fcn import fcn_resnet18
 from .googlenet import Inception, googlenet
+from .highway import highway_net
 from .lenet import lenet5
+from .mobilenet import mobilenet_v1, mobilenet_v2
 from .registry import get, list_models, register
 from .resnet import (
     ResNet,
@@ -31,7 +35,10 @@ from .resnet import (
     wide_resnet50_2,
 )
 from .resnet_cifar import CifarResNet, resnet20, resnet32, resnet44, resnet56, resnet110
+from .shufflenet import shufflenet_v2_x1_0
+from .squeezenet import squeezenet1_1
 from .vgg import vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from .xception import xception
 
 __all__ = [
     "CBAM",

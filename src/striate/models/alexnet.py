@@ -119,5 +119,7 @@ def alexnet(num_classes: int = 1000, in_channels: int = 3, variant: str = "torch
     if variant == "torchvision":
         return AlexNet(num_classes, in_channels, dropout)
     if variant == "krizhevsky2012":
-        return AlexNetKrizhevsky2012(num_classes, in_channels, dropout)
+        model = AlexNetKrizhevsky2012(num_classes, in_channels, dropout)
+        model.input_shape = (in_channels, 227, 227)
+        return model
     raise ValueError(f"alexnet: variant must be 'torchvision' or 'krizhevsky2012', got {variant!r}")

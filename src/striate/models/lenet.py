@@ -179,11 +179,14 @@ class ConnectionTableConv2d(nn.Module):
         # pairs with no connection read the zero row appended after the last weight row
         rows = {}
         for o, row in enumerate(table):
-            for j, i in enumerate(row):
+            for i in row:
                 rows[o, i] = len(rows)
         self._index = [rows.get((o, i), len(rows)) for o in range(len(table))
                        for i in range(in_channels)]
-        self.bias = nn.Parameter(xp.zeros((len(table),), dtype=default_dtype))
+        self.bias = nn.Parameter(xp.empty((len(table),), dtype=default_dtype))
+        nn.init.uniform_(self.bias, -1.0, 1.0)  # then scaled to each map's 2.4 / fan-in
+        self.bias.data *= xp.asarray([2.4 / (len(row) * kernel_size**2) for row in table],
+                                     dtype=default_dtype)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -298,7 +301,7 @@ class LeNet5LeCun1998(nn.Module):
         return self.output(self.act(self.f6(x)))
 
 
-@register
+@register(input_shape=(1, 28, 28))
 def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern",
            output: str | None = None) -> nn.Module:
     """LeNet-5 for 28x28 single-channel digits.

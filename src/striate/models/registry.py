@@ -17,7 +17,9 @@ __all__ = ["get", "list_models", "register"]
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 
 
-def register(fn: Callable | None = None, *, name: str | None = None):
+def register(
+    fn: Callable | None = None, *, name: str | None = None, input_shape: tuple = (3, 224, 224)
+):
     """Register a model builder under its function name (or ``name``).
 
     The returned builder is the original one, wrapped so that the model it returns carries
@@ -26,6 +28,9 @@ def register(fn: Callable | None = None, *, name: str | None = None):
     Args:
         fn: the builder; lets ``@register`` be used without parentheses.
         name (str, optional): the registry key; defaults to ``fn.__name__``.
+        input_shape (tuple, default (3, 224, 224)): the native (C, H, W) input, stamped on
+            the model as ``model.input_shape`` (C follows an ``in_channels`` argument) unless the
+            builder set one itself (e.g. for a variant with another input size).
 
     >>> @register
     ... def tiny_net(num_classes: int = 10): ...
@@ -45,6 +50,9 @@ def register(fn: Callable | None = None, *, name: str | None = None):
             bound.apply_defaults()
             model = builder(*args, **kwargs)
             model.config = {"name": key, "kwargs": _flatten_arguments(sig, bound.arguments)}
+            if getattr(model, "input_shape", None) is None:
+                c = model.config["kwargs"].get("in_channels", input_shape[0])
+                model.input_shape = (c, *input_shape[1:])
             return model
 
         _BUILDERS[key] = build

@@ -133,7 +133,7 @@ def _builder(depth: int, count: str):
 
     >>> model = resnet{depth}(shortcut="projection")
     """
-    return register(build)
+    return register(build, input_shape=(3, 32, 32))
 
 
 resnet20 = _builder(20, "269,722 parameters with option A shortcuts, 272,474 with option B.")

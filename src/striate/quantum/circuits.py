@@ -9,7 +9,8 @@ consecutive diagonal ones are fused into a single ``2**n`` phase vector.
 Because every term has a Pauli generator, the exact gradient is the two-term parameter-shift rule
 summed over the terms that read the parameter (chain rule):
 ``dC/dtheta_p = sum_t c_t (C(phi_t + pi/2) - C(phi_t - pi/2)) / 2``.
-All shifted circuits run as one batch. https://arxiv.org/abs/1811.11184 (Schuld et al. 2019)
+The shifted circuits run batched (``gradients.py``); ``method="adjoint"`` gives the same gradient
+by reverse mode. https://arxiv.org/abs/1811.11184 (Schuld et al. 2019)
 """
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ class Circuit:
         Returns:
             The global parameter indices, one per local index.
         """
+        if not terms:
+            raise ValueError("Circuit.block: expected at least one (pauli, index) term")
         qubits = self._check_qubits(qubits, len(terms[0][0]), "block")
         count = max(j for _, j in terms) + 1
         if params is None:

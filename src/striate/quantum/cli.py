@@ -26,7 +26,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     ph.add_argument("--train", type=int, default=40, help="training points on h2 = 0 (default 40)")
     ph.add_argument("--grid", type=int, default=21, help="test grid points per axis (default 21)")
     ph.add_argument("--steps", type=int, default=100, help="Adam steps (default 100)")
-    ph.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05)")
+    ph.add_argument("--lr", type=float, default=0.1, help="Adam learning rate (default 0.1)")
     ph.add_argument("--grad", choices=["shift", "adjoint"], default="shift",
                     help="gradient method for training (default shift: parameter shift)")
     ph.add_argument("--boundary", choices=["periodic", "open"], default="periodic")
@@ -88,7 +88,8 @@ def _run_phases(args) -> int:
           f"{res['depth']}, {args.steps} Adam steps ({args.grad} gradients)")
     print(f"  final loss {res['history'][-1][1]:.4f}, train accuracy {res['train_accuracy']:.3f}")
     print(f"  test accuracy on the {args.grid}x{args.grid} (h1, h2) grid: "
-          f"{res['test_accuracy']:.3f} (labels: string order > {res['threshold']:.3f})")
+          f"{res['test_accuracy']:.3f} (labels: string order > {res['threshold']:.3f}); "
+          f"recall SPT {res['recall_spt']:.3f}, non-SPT {res['recall_other']:.3f}")
     print(f"  wrote {png} and CSVs to {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 

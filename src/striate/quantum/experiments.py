@@ -72,8 +72,8 @@ def plateau_experiment(qubits=(4, 6, 8, 10, 12), samples: int = 200, seed: int =
     for n in it:
         model = QCNN(n)
         t0 = time.perf_counter()
-        var_q, _ = gradient_variance(model.circuit, model.observable,
-                                     model.groups["conv0.even"][1], samples, rng)
+        first = model.groups.get("conv0.even", model.groups["final"])  # n = 2: no convolution
+        var_q, _ = gradient_variance(model.circuit, model.observable, first[1], samples, rng)
         t1 = time.perf_counter()
         hea = hardware_efficient_ansatz(n, layers=n)
         var_h, _ = gradient_variance(hea, "Z" * n, 0, samples, rng)
@@ -91,7 +91,7 @@ def plateau_experiment(qubits=(4, 6, 8, 10, 12), samples: int = 200, seed: int =
 
 
 # ---- phase classification ----
-def train_qcnn(model: QCNN, states, labels, steps: int = 100, lr: float = 0.05, seed: int = 0,
+def train_qcnn(model: QCNN, states, labels, steps: int = 100, lr: float = 0.1, seed: int = 0,
                grad_method: str = "shift", progress=None):
     """Fit a QCNN classifier with Adam on the cross-entropy of ``p = (1 - <Z>) / 2``.
 
@@ -100,7 +100,7 @@ def train_qcnn(model: QCNN, states, labels, steps: int = 100, lr: float = 0.05, 
 
     Args:
         model (QCNN): the network. states ``(S, 2**n)``; labels ``(S,)`` in {0, 1}.
-        steps (int, default 100): full-batch Adam steps. lr (float, default 0.05).
+        steps (int, default 100): full-batch Adam steps. lr (float, default 0.1).
         seed (int, default 0): seed of the initial angles.
         grad_method (str, default "shift"): "shift" (parameter shift) or "adjoint" (the same
             exact gradient, reverse mode; ~30x faster for full gradients on a simulator).
@@ -147,7 +147,7 @@ def phase_labels(n_qubits: int, states, boundary: str = "periodic"):
 
 
 def phase_experiment(n_qubits: int = 8, n_train: int = 40, h1_grid=None, h2_grid=None,
-                     steps: int = 100, lr: float = 0.05, seed: int = 0,
+                     steps: int = 100, lr: float = 0.1, seed: int = 0,
                      boundary: str = "periodic", grad_method: str = "shift",
                      progress=None) -> dict:
     """Train a QCNN on the solvable line ``h2 = 0`` and test it on the (h1, h2) phase diagram.
@@ -158,12 +158,17 @@ def phase_experiment(n_qubits: int = 8, n_train: int = 40, h1_grid=None, h2_grid
     labelled by :func:`phase_labels`.
 
     Returns:
-        dict with the training history, ``train_accuracy``, ``test_accuracy``, the grid, the
-        QCNN probabilities ``proba`` and ground truth ``labels`` / ``order`` (``(len(h2), len(h1))``).
+        dict with the training history, ``train_accuracy``, ``test_accuracy`` (and per true
+        class ``recall_spt``, ``recall_other``), the grid, the
+        QCNN probabilities ``proba`` and ground truth ``labels`` / ``order``, each
+        ``(len(h2), len(h1))``.
     """
     h1_grid = xp.linspace(0.0, 1.6, 21) if h1_grid is None else xp.asarray(h1_grid, float)
     h2_grid = xp.linspace(-1.6, 1.6, 21) if h2_grid is None else xp.asarray(h2_grid, float)
-    wrap = (lambda desc: None) if progress is None else (lambda desc: (lambda it: progress(it, desc)))
+
+    def wrap(desc):
+        return None if progress is None else (lambda it: progress(it, desc))
+
     h1_train = xp.linspace(0.0, 2.0, n_train)
     _, train_states = ground_states(n_qubits, [(h, 0.0) for h in h1_train], boundary=boundary,
                                     progress=wrap("train ground states"))
@@ -183,5 +188,9 @@ def phase_experiment(n_qubits: int = 8, n_train: int = 40, h1_grid=None, h2_grid
         "h1": h1_grid, "h2": h2_grid, "proba": proba.reshape(shape),
         "labels": labels.reshape(shape), "order": order.reshape(shape), "threshold": threshold,
         "test_accuracy": float(xp.mean((proba > 0.5) == (labels == 1))),
+        # per true class: where the errors are (e.g. a phase the training line never shows)
+        "recall_spt": float(xp.mean(proba[labels == 1] > 0.5)) if labels.any() else float("nan"),
+        "recall_other": (float(xp.mean(proba[labels == 0] <= 0.5)) if (labels == 0).any()
+                         else float("nan")),
         "n_params": model.n_params, "depth": model.depth(),
     }

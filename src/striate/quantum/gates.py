@@ -14,8 +14,8 @@ from functools import reduce
 from ..backend import xp
 
 __all__ = [
-    "PAULI", "pauli_matrix", "pauli_rotation", "rx", "ry", "rz", "compose", "su4", "controlled_pool",
-    "SU4_TERMS", "POOL_TERMS", "I2", "H", "CZ", "CNOT", "SWAP",
+    "PAULI", "pauli_matrix", "pauli_rotation", "rx", "ry", "rz", "compose", "su4",
+    "controlled_pool", "SU4_TERMS", "POOL_TERMS", "I2", "H", "CZ", "CNOT", "SWAP",
 ]
 
 PAULI = {

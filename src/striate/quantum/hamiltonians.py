@@ -11,8 +11,8 @@ arbitrary, solver-dependent mixture of edge states; on a ring the ground state i
 translation invariant, which suits a weight-shared QCNN and makes the data reproducible.
 ``boundary="open"`` is available for comparison.
 
-Exact diagonalisation: dense ``eigh`` up to 6 qubits (NumPy only), then ``scipy.sparse.linalg.eigsh``
-(scipy is an optional dependency, imported when first needed).
+Exact diagonalisation: dense ``eigh`` up to 6 qubits (NumPy only), then
+``scipy.sparse.linalg.eigsh`` (scipy is an optional dependency, imported when first needed).
 """
 from __future__ import annotations
 
@@ -131,7 +131,8 @@ def ground_state(n_qubits: int, h1: float, h2: float, J: float = 1.0,
     """
     _check(n_qubits, boundary, "ground_state")
     if method not in ("auto", "dense", "sparse"):
-        raise ValueError(f"ground_state: method must be 'auto', 'dense' or 'sparse', got {method!r}")
+        raise ValueError(
+            f"ground_state: method must be 'auto', 'dense' or 'sparse', got {method!r}")
     sparse = method == "sparse" or (method == "auto" and n_qubits > DENSE_MAX_QUBITS)
     a, b, c = _parts(n_qubits, boundary, sparse)
     H = J * a + h1 * b + h2 * c  # the parts carry the minus signs

@@ -1,4 +1,4 @@
-"""The quantum convolutional neural network and the hardware-efficient ansatz it is compared with."""
+"""The quantum convolutional neural network and the hardware-efficient ansatz for comparison."""
 from __future__ import annotations
 
 from ..backend import rng as global_rng
@@ -41,7 +41,9 @@ class QCNN:
 
     Shape:
         ``theta``: ``(n_params,)`` or ``(B, n_params)``; ``states``: ``(S, 2**n)`` -> ``(S,)``.
-        Number of levels: ``ceil(log2(n))`` (8 qubits: 8 -> 4 -> 2 -> 1).
+        ``levels`` has ``ceil(log2 n) + 1`` entries (8 qubits: 8 -> 4 -> 2 -> 1); depth
+        ``3 (ceil(log2 n) - 1) + 1`` blocks for n a power of two; ``n_params = 36 L + 15`` with
+        ``L = ceil(log2 n) - 1`` conv/pool levels.
 
     >>> import numpy as np
     >>> model = QCNN(4)
@@ -101,7 +103,7 @@ class QCNN:
         return self.circuit.expectation(theta, self.observable, states)
 
     def gradient(self, theta, states=None, params=None, method: str = "shift"):
-        """Exact gradient of :meth:`expectation`, parameter shift by default (``Circuit.gradient``)."""
+        """Exact gradient of :meth:`expectation`; parameter shift (``Circuit.gradient``)."""
         return self.circuit.gradient(theta, self.observable, states, params, method)
 
     def predict_proba(self, theta, states):

@@ -1,7 +1,7 @@
 """Exact statevector simulation on NumPy: states, gate application and Pauli expectations.
 
 A state of ``n`` qubits is a complex128 vector of ``2**n`` amplitudes, or a batch ``(B, 2**n)``.
-Qubit 0 is the most significant bit of a basis index, so a product state is ``np.kron(q0, q1, ...)``.
+Qubit 0 is the most significant bit of a basis index: a product state is ``np.kron(q0, q1, ...)``.
 A ``k``-qubit gate is applied by viewing the state as ``(B, 2, ..., 2)`` and contracting only the
 ``k`` target axes (matmul / einsum): ``O(B 2**n 2**k)`` work, never a ``2**n x 2**n`` matrix.
 """
@@ -204,8 +204,8 @@ def expectation(state, observable):
     Shape:
         Output: ``()`` or ``(B,)``, float64.
 
-    >>> expectation(zero_state(2), "ZI")
-    array(1.)
+    >>> float(expectation(zero_state(2), "ZI"))
+    1.0
     """
     n = num_qubits(state)
     total = xp.zeros(state.shape[:-1], dtype=xp.float64)
