@@ -114,20 +114,44 @@ def calls_for(seconds_per_call: float, target: float, most: int) -> int:
 
 
 # ---- memory ----
-def rss_now_mb() -> float:
-    """Current resident set size of this process, MiB (Linux /proc; else the peak so far)."""
+def _status_mb(field: str) -> float | None:
+    """A ``Vm*`` field of /proc/self/status in MiB (None off Linux)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return peak_rss_mb()
+    return None
+
+
+def rss_now_mb() -> float:
+    """Current resident set size of this process, MiB (VmRSS; off Linux, the peak so far)."""
+    now = _status_mb("VmRSS")
+    return peak_rss_mb() if now is None else now
+
+
+def reset_peak_rss() -> bool:
+    """Restart the peak-RSS count from the current RSS (Linux ``clear_refs`` 5); False if not."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (``ru_maxrss``, KiB on Linux)."""
+    """Peak resident set size of this process, MiB.
+
+    VmHWM (the high-water mark of this address space: it starts afresh at exec and at
+    :func:`reset_peak_rss`) where Linux has it; else ``getrusage().ru_maxrss``, which on Linux
+    would carry over the peak of the parent process across fork and exec.
+    """
+    hwm = _status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

@@ -19,12 +19,15 @@ a flatten so that a following linear layer knows how many positions it mixes.
 
 Conventions: input pixel i covers [i, i + 1), so the input has rf 1, jump 1 and start 0.5;
 receptive fields are along the height axis (the length for 1-D inputs) and are not clipped at
-the image border (padding counts), as in the papers' tables.
+the image border (padding counts), as in the papers' tables. Two cases are approximations: a
+transposed convolution gets the largest rf over its output phases, and an adaptive pool whose
+windows vary in length gets the longest window and a fractional jump H_in / H_out.
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -247,7 +250,8 @@ def _traced_apply(tracer: _Tracer):
         return out
 
     patched = [m for m in list(sys.modules.values())
-               if isinstance(getattr(m, "__dict__", None), dict) and m.__dict__.get("apply") is orig]
+               if isinstance(getattr(m, "__dict__", None), dict)
+               and m.__dict__.get("apply") is orig]
     try:
         for m in patched:
             m.apply = apply
@@ -257,11 +261,12 @@ def _traced_apply(tracer: _Tracer):
             m.apply = orig
 
 
-def summary(model: Module, input_shape, dtype=None) -> Summary:
+def summary(model: Module, input_shape=None, dtype=None) -> Summary:
     """Layer-by-layer output shape, parameters, MACs and receptive field of ``model``.
 
     Runs one forward pass in eval mode under ``no_grad`` on a random (seeded) input of shape
-    ``(1, *input_shape)``; the model's training flags are restored afterwards. There is one row
+    ``(1, *input_shape)``; the model's training flags, hooks and ``apply`` are restored afterwards
+    (even if the forward fails). While it runs, ops of other threads would be traced too. There is one row
     per call of a leaf layer (a module without children, or any module with parameters of its
     own), in execution order: a layer called twice gives two rows.
 
@@ -274,11 +279,13 @@ def summary(model: Module, input_shape, dtype=None) -> Summary:
     transposed convolution H*W*C_in*(C_out/groups)*KH*KW, locally connected OH*OW*C_out*C_in*KH*KW,
     linear in*out, a matrix product M*K*N. Biases, normalisation, pooling, activations and
     elementwise ops count 0 (the convention of the published GMAC figures: ResNet-18 1.82, VGG-16
-    15.5). Ops run by a container's own ``forward`` are in ``total_macs`` but in no row.
+    15.5). An op is charged to the innermost running module that has a row; ops run by a
+    parameter-free container's own ``forward`` are in ``total_macs`` and ``other_macs`` only.
 
     Args:
         model (Module): the network.
-        input_shape (tuple of int): one sample's shape without the batch axis, e.g. (3, 224, 224).
+        input_shape (tuple of int, optional): one sample's shape without the batch axis, e.g.
+            (3, 224, 224). Default: ``model.input_shape``, which every registered model has.
         dtype (optional): input dtype; default the dtype of the model's first floating parameter.
 
     Returns:
@@ -286,18 +293,23 @@ def summary(model: Module, input_shape, dtype=None) -> Summary:
         ``input_shape``, ``output_shape``; ``str()`` renders a table.
 
     >>> s = striate.summary(striate.models.lenet5(), (1, 28, 28))
-    >>> s.total_params, s.rows[3]["rf"]
+    >>> s.total_params, s.rows[5]["rf"]     # features.5, the second max pool
     (61706, 16)
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a striate.nn.Module, got {type(model).__name__}")
-    try:
-        shape = tuple(int(n) for n in input_shape)
-    except TypeError:
+    if input_shape is None:
+        input_shape = getattr(model, "input_shape", None)
+        if input_shape is None:
+            raise TypeError(f"summary: {type(model).__name__} has no input_shape attribute; "
+                            "pass input_shape such as (3, 224, 224)")
+    if not isinstance(input_shape, (tuple, list)) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in input_shape):
         raise TypeError(f"summary: input_shape must be a tuple of ints such as (3, 224, 224), "
-                        f"got {input_shape!r}") from None
-    if not shape or min(shape) < 1 or any(n != s for n, s in zip(shape, input_shape)):
-        raise ValueError(f"summary: input_shape must be positive ints without the batch axis, "
+                        f"got {input_shape!r}")
+    shape = tuple(int(n) for n in input_shape)
+    if not shape or min(shape) < 1:
+        raise ValueError(f"summary: input_shape must be positive sizes without the batch axis, "
                          f"such as (3, 224, 224); got {input_shape!r}")
     if dtype is None:
         dtype = next((p.dtype for p in model.parameters() if p.dtype.kind == "f"), default_dtype)

@@ -274,12 +274,21 @@ def test_input_grad_scatter_and_gather_paths_agree(rng, kw):
 
 
 # ---- fast paths equal the general im2col path ----
-def both_paths(fn_cls, x, w, b, **hyper):
+def channels_last(a):
+    """The same NCHW array, stored NHWC in memory (as conv outputs are)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def both_paths(fn_cls, x, w, b, memory="nchw", **hyper):
+    """Results of the auto-chosen kernel and of im2col; memory: order of x and gy in memory."""
     out = []
     for algo in ("auto", "im2col"):
         xs, ws, bs = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
+        if memory == "nhwc":
+            xs.data = channels_last(x)
         y = apply(fn_cls, xs, ws, bs, algo=algo, **hyper)
-        y.backward(np.cos(np.arange(y.size)).reshape(y.shape).astype(y.dtype))
+        gy = np.cos(np.arange(y.size)).reshape(y.shape).astype(y.dtype)
+        y.backward(gy if memory == "nchw" else channels_last(gy))
         out.append((y.data, xs.grad.data, ws.grad.data, bs.grad.data))
     return out
 
@@ -301,14 +310,15 @@ FAST_CASES = [  # (x shape, w shape, stride, pads, dilation, groups, expected ke
 
 
 @pytest.mark.parametrize("xs,ws,s,p,d,g,kind", FAST_CASES)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_fast_path_equals_im2col_path(rng, xs, ws, s, p, d, g, kind, dtype):
+@pytest.mark.parametrize("dtype,memory", [(np.float64, "nchw"), (np.float64, "nhwc"),
+                                          (np.float64, "mixed"), (np.float32, "nchw")])
+def test_conv2d_fast_path_equals_im2col_path(rng, xs, ws, s, p, d, g, kind, dtype, memory):
     geom = _im2col.Geometry(s, p, d, g)
     oh = _im2col.out_size(xs[2], ws[2], s[0], p[0] + p[1], d[0])
     ow = _im2col.out_size(xs[3], ws[3], s[1], p[2] + p[3], d[1])
     assert _kernel_kind(ws, geom, xs[2:], (oh, ow), "auto") == kind
-    x, w, b = randn(rng, *xs, dtype=dtype), randn(rng, *ws, dtype=dtype), randn(rng, ws[0], dtype=dtype)
-    fast, general = both_paths(Conv2dFunction, x, w, b, geometry=geom)
+    x, w, b = (randn(rng, *shape, dtype=dtype) for shape in (xs, ws, ws[:1]))
+    fast, general = both_paths(Conv2dFunction, x, w, b, memory, geometry=geom)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for a, e in zip(fast, general):
         assert a.dtype == dtype

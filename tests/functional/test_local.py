@@ -165,8 +165,9 @@ def test_locally_connected2d_dtype_mismatch_is_type_error():
         F.locally_connected2d(x.astype(np.float32), striate.tensor(w))
 
 
-@pytest.mark.parametrize("kwargs, exc", [(dict(stride=0), ValueError), (dict(padding=-1), ValueError),
-                                         (dict(stride=1.5), TypeError), (dict(padding="same"), TypeError)])
+@pytest.mark.parametrize("kwargs, exc", [
+    (dict(stride=0), ValueError), (dict(padding=-1), ValueError),
+    (dict(stride=1.5), TypeError), (dict(padding="same"), TypeError)])
 def test_locally_connected2d_bad_stride_or_padding(kwargs, exc):
     x, w, _ = _x_w_b()
     with pytest.raises(exc, match="locally_connected2d"):

@@ -153,6 +153,25 @@ def col2im(gcol, gxpad, g: Geometry):
             dst += gcol[:, :, :, :, kh, kw].transpose(1, 2, 3, 0, 4)
 
 
+def _full_pads(gy, w, g: Geometry, H, W):
+    """Padding of gy for which a stride-1 convolution of gy gives the H x W input gradient.
+
+    (k-1)*d - pad on each side: the seeds' full convolution when pad is 0. None when the stride
+    is not 1 or a side would need negative padding (pad wider than the kernel).
+    """
+    (KH, KW), (DH, DW), (PT, _, PL, _) = w.shape[2:], g.dilation, g.pads
+    # the far side is DH*(KH-1) - PB for a conv2d; a transposed conv's output_padding adds to it
+    full = (DH * (KH - 1) - PT, H - gy.shape[1] + PT, DW * (KW - 1) - PL, W - gy.shape[2] + PL)
+    return full if g.stride == (1, 1) and min(full) >= 0 else None
+
+
+def _rotated(w, G):
+    """The kernel rotated by 180 degrees with in/out channels swapped within each group."""
+    OC, Cg, KH, KW = w.shape
+    wr = w.reshape(G, OC // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return wr.reshape(G * Cg, OC // G, KH, KW)
+
+
 def conv_grad_input(gy, w, g: Geometry, H: int, W: int):
     """gx = col2im(gy @ w^T): the full convolution of gy with the 180-degree-rotated kernel.
 
@@ -163,15 +182,9 @@ def conv_grad_input(gy, w, g: Geometry, H: int, W: int):
     G = g.groups
     K = KH * KW * Cg
     PT, PB, PL, PR = g.pads
-    (DH, DW) = g.dilation
-    # the far side is DH*(KH-1) - PB for a conv2d; a transposed conv's output_padding adds to it
-    full = (DH * (KH - 1) - PT, H - OH + PT, DW * (KW - 1) - PL, W - OW + PL)
-    if g.stride == (1, 1) and min(full) >= 0:
-        # stride 1: gather instead of scatter, i.e. the seeds' full convolution of gy with the
-        # kernel rotated by 180 degrees (in/out channels swapped within each group)
-        wr = w.reshape(G, OC // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
-        return conv_forward(gy, wr.reshape(G * Cg, OC // G, KH, KW), None,
-                            g._replace(pads=full), H, W)
+    full = _full_pads(gy, w, g, H, W)
+    if full is not None:  # stride 1: gather (a convolution) instead of scatter
+        return conv_forward(gy, _rotated(w, G), None, g._replace(pads=full), H, W)
     w3t = w.reshape(G, OC // G, Cg, KH, KW).transpose(0, 1, 3, 4, 2).reshape(G, OC // G, K)
     padded = any(g.pads)
     gx = (xp.empty if padded else xp.zeros)((N, H, W, G * Cg), gy.dtype)
@@ -234,6 +247,14 @@ def nchw_forward(x, w, b, g: Geometry, OH: int, OW: int):
     return y.reshape(-1, OC, OH, OW).transpose(0, 2, 3, 1)
 
 
+def nchw_grad_input(gy, w, g: Geometry, H: int, W: int):
+    """Stride 1: the full convolution of gy with the rotated kernel, in NCHW order; else col2im."""
+    full = _full_pads(gy, w, g, H, W)
+    if full is None:
+        return conv_grad_input(gy, w, g, H, W)
+    return nchw_forward(gy, _rotated(w, g.groups), None, g._replace(pads=full), H, W)
+
+
 def nchw_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
     """gw = sum over samples of gy[n] (OC, OH*OW) @ col[n]^T."""
     N, OH, OW, OC = gy.shape
@@ -245,10 +266,28 @@ def nchw_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
 
 
 # ---- 1x1 convolution (stride 1, no padding, groups 1): plain matrix products ----
+# Each product runs in the memory order its operands already have: one GEMM over all N*H*W
+# pixels for NHWC memory, one GEMM per sample (a batched matmul) for NCHW memory; no transposes.
+def _nchw_memory(a) -> bool:
+    """Whether NHWC-shaped ``a`` is a transposed C-contiguous NCHW array."""
+    return not a.flags.c_contiguous and a.transpose(0, 3, 1, 2).flags.c_contiguous
+
+
+def _pixels_by_sample(a):
+    """NCHW-memory ``a`` (N, H, W, C) as (N, C, H*W) without a copy."""
+    return a.transpose(0, 3, 1, 2).reshape(a.shape[0], a.shape[3], -1)
+
+
 def pointwise_forward(x, w, b, g=None, OH=None, OW=None):
-    """y = x @ w^T over all N*H*W pixels at once, NHWC in and out."""
+    """y = x @ w^T over all pixels; NHWC-shaped in and out."""
     N, H, W, C = x.shape
-    y = x.reshape(-1, C) @ w.reshape(w.shape[0], C).T
+    w2 = w.reshape(w.shape[0], C)
+    if _nchw_memory(x):
+        y = xp.matmul(w2, _pixels_by_sample(x))
+        if b is not None:
+            y += b[:, None]
+        return y.reshape(N, -1, H, W).transpose(0, 2, 3, 1)
+    y = x.reshape(-1, C) @ w2.T
     if b is not None:
         y += b
     return y.reshape(N, H, W, -1)
@@ -256,14 +295,21 @@ def pointwise_forward(x, w, b, g=None, OH=None, OW=None):
 
 def pointwise_grad_input(gy, w, g=None, H=None, W=None):
     """gx = gy @ w over all pixels."""
-    OC, C = w.shape[:2]
-    return (gy.reshape(-1, OC) @ w.reshape(OC, C)).reshape(gy.shape[:3] + (C,))
+    N, OH, OW, OC = gy.shape
+    w2 = w.reshape(OC, -1)
+    if _nchw_memory(gy):
+        return xp.matmul(w2.T, _pixels_by_sample(gy)).reshape(N, -1, OH, OW).transpose(0, 2, 3, 1)
+    return (gy.reshape(-1, OC) @ w2).reshape(N, OH, OW, -1)
 
 
 def pointwise_grad_weight(x, gy, g=None, KH=None, KW=None):
     """gw = gy^T @ x summed over all pixels."""
     OC, C = gy.shape[-1], x.shape[-1]
-    return (gy.reshape(-1, OC).T @ x.reshape(-1, C)).reshape(OC, C, 1, 1)
+    if _nchw_memory(x) and _nchw_memory(gy):
+        gw = xp.matmul(_pixels_by_sample(gy), _pixels_by_sample(x).transpose(0, 2, 1)).sum(axis=0)
+    else:
+        gw = gy.reshape(-1, OC).T @ x.reshape(-1, C)
+    return gw.reshape(OC, C, 1, 1)
 
 
 # ---- depthwise convolution (one input channel per group): no GEMM ----

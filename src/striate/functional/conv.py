@@ -12,6 +12,7 @@ from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply, tensor
 from . import _im2col as K
+from ._alloc import check_alloc
 from ._im2col import Geometry, out_size
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d"]
@@ -21,7 +22,7 @@ _KERNELS = {
     "im2col": (K.conv_forward, K.conv_grad_input, K.conv_grad_weight),
     "pointwise": (K.pointwise_forward, K.pointwise_grad_input, K.pointwise_grad_weight),
     "depthwise": (K.depthwise_forward, K.depthwise_grad_input, K.depthwise_grad_weight),
-    "nchw": (K.nchw_forward, K.conv_grad_input, K.nchw_grad_weight),
+    "nchw": (K.nchw_forward, K.nchw_grad_input, K.nchw_grad_weight),
 }
 
 
@@ -94,6 +95,10 @@ def _check_tensors(op: str, x, w, b, nd: int):
                         "so both match")
     if b is not None and b.dtype != x.dtype:
         raise TypeError(f"{op}: bias dtype {b.dtype} differs from input dtype {x.dtype}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} has no channels; expected at least one")
+    if 0 in w.shape[2:]:
+        raise ValueError(f"{op}: kernel size must be positive, got weight of shape {w.shape}")
     return x, w, b
 
 
@@ -151,6 +156,13 @@ def _conv_args(op, x, weight, bias, stride, padding, dilation, groups, nd):
     d = _ints(dilation, "dilation", op, nd, 1)
     pads = _padding(op, padding, w.shape[2:], d, s, nd)
     _check_fits(op, x.shape[2:], w.shape[2:], d, pads)
+    padded = tuple(n + pads[2 * i] + pads[2 * i + 1] for i, n in enumerate(x.shape[2:]))
+    out = tuple(out_size(n, k, si, 0, di) for n, k, si, di in zip(padded, w.shape[2:], s, d))
+    check_alloc(op, "padded input", (C,) + padded, x.dtype)  # one sample is padded at a time
+    check_alloc(op, "output", (x.shape[0], OC) + out, x.dtype)
+    # a stride past the padded input reads one window either way; clamping it keeps the byte
+    # strides of the windowed views within what NumPy can index
+    s = tuple(min(si, p) for si, p in zip(s, padded))
     if nd == 1:
         s, d, pads = (1,) + s, (1,) + d, (0, 0) + pads
     return x, w, b, Geometry(s, pads, d, groups)
@@ -342,5 +354,6 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
     if min(size) < 1:
         raise ValueError(f"{op}: input {x.shape[2:]} with kernel {w.shape[2:]}, stride {s}, "
                          f"padding {p}, dilation {d} gives an empty output {size}")
+    check_alloc(op, "output", (x.shape[0], OCg * groups) + size, x.dtype)
     g = Geometry(s, (p[0], p[0], p[1], p[1]), d, groups)
     return apply(ConvTranspose2dFunction, x, w, b, geometry=g, output_size=size)

@@ -3,7 +3,7 @@ shared across output positions.
 
 Every output position (i, j) has its own kernel bank, so the layer keeps the convolution's local
 receptive fields but drops weight sharing (the "locally connected" layers of DeepFace and DeepID:
-Taigman et al. 2014, Sun, Wang and Tang 2014,
+Taigman et al. 2014; Sun, Wang and Tang 2014,
 https://openaccess.thecvf.com/content_cvpr_2014/papers/Sun_Deep_Learning_Face_2014_CVPR_paper.pdf).
 Computed as im2col followed by one batched matrix product over positions: the patches form a
 (P, N, C*KH*KW) array with P = OH*OW, and position p multiplies its own (C*KH*KW, OC) matrix.
@@ -42,7 +42,7 @@ def _col2im(gcol, shape, KH: int, KW: int, SH: int, SW: int, OH: int, OW: int):
 
 
 class LocallyConnected2dFunction(Function):
-    """y[n, o, i, j] = b[o, i, j] + sum_{c, u, v} w[i, j, o, c, u, v] * xpad[n, c, i*SH + u, j*SW + v]."""
+    """y[n, o, i, j] = b[o, i, j] + sum_{c,u,v} w[i, j, o, c, u, v] * xpad[n, c, i*SH+u, j*SW+v]."""
 
     def forward(self, x, w, b, stride: tuple[int, int], padding: tuple[int, int]):
         OH, OW, OC, C, KH, KW = w.shape
@@ -59,7 +59,7 @@ class LocallyConnected2dFunction(Function):
         return y + b if b is not None else y
 
     def backward(self, gy):
-        # per position p: y_p = col_p w_p^T, so gcol_p = gy_p w_p, gw_p = gy_p^T col_p; gb = sum_n gy
+        # per position p: y_p = col_p w_p^T: gcol_p = gy_p w_p, gw_p = gy_p^T col_p; gb = sum_n gy
         col, w3 = self.saved_tensors
         KH, KW, SH, SW, OH, OW = self.geom
         need_x, need_w, need_b = self.needs_input_grad

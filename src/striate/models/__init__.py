@@ -42,6 +42,14 @@ from .xception import xception
 
 __all__ = [
     "CBAM",
+    "deepid",
+    "densenet121",
+    "highway_net",
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "shufflenet_v2_x1_0",
+    "squeezenet1_1",
+    "xception",
     "CifarResNet",
     "Inception",
     "ResNet",

@@ -1,5 +1,6 @@
 """DeepID: "Deep Learning Face Representation from Predicting 10,000 Classes" (Sun, Wang and Tang,
-CVPR 2014, https://openaccess.thecvf.com/content_cvpr_2014/papers/Sun_Deep_Learning_Face_2014_CVPR_paper.pdf).
+CVPR 2014,
+https://openaccess.thecvf.com/content_cvpr_2014/papers/Sun_Deep_Learning_Face_2014_CVPR_paper.pdf).
 
 A ConvNet trained to tell 10,000 identities apart from a 39x31 face patch; its last hidden layer,
 the 160-unit "DeepID" vector, is the face representation. Weights are shared less the higher the
@@ -43,6 +44,7 @@ class DeepID(nn.Module):
         super().__init__()
         h, w = input_size
         self.input_size = (int(h), int(w))
+        self.input_shape = (in_channels,) + self.input_size  # for summary and the CLI
         self.conv1 = nn.Conv2d(in_channels, 20, 4)
         self.conv2 = nn.Conv2d(20, 40, 3)
         self.pool = nn.MaxPool2d(2)

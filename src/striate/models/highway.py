@@ -65,6 +65,7 @@ class HighwayNet(nn.Module):
         if depth < 1:
             raise ValueError(f"HighwayNet: depth must be at least 1 (the plain first layer), "
                              f"got {depth}")
+        self.input_shape = (in_channels, input_size, input_size)  # for summary and the CLI
         self.flatten = nn.Flatten()
         self.plain = nn.Linear(in_channels * input_size * input_size, width)
         self.highways = nn.Sequential(*[Highway(width, gate_bias) for _ in range(depth - 1)])

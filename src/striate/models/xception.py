@@ -131,7 +131,7 @@ class Xception(nn.Module):
         return self.fc(x.reshape(x.shape[0], -1))
 
 
-@register
+@register(input_shape=(3, 299, 299))
 def xception(num_classes: int = 1000, in_channels: int = 3) -> Xception:
     """Xception (Chollet 2017); 22,855,952 parameters.
 

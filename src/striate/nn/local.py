@@ -1,9 +1,10 @@
-"""Locally connected layer: ``LocallyConnected2d`` over :func:`striate.functional.locally_connected2d`.
+"""Locally connected layer: ``LocallyConnected2d``, over :func:`F.locally_connected2d`.
 
 A locally connected layer keeps the local receptive fields of a convolution but gives each
 output position its own weights. Faces are aligned, so the statistics of an eye region differ
 from those of a mouth region, and DeepFace and DeepID use such layers high in the network
-(Sun, Wang and Tang 2014, https://openaccess.thecvf.com/content_cvpr_2014/papers/Sun_Deep_Learning_Face_2014_CVPR_paper.pdf).
+(Sun, Wang and Tang 2014,
+https://openaccess.thecvf.com/content_cvpr_2014/papers/Sun_Deep_Learning_Face_2014_CVPR_paper.pdf).
 Setting ``region`` shares one kernel bank within each block of ``region`` output positions
 (DeepID's third layer shares weights "in every 2x2 region").
 """

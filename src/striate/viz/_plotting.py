@@ -114,10 +114,8 @@ def mosaic(tiles: np.ndarray, cols: int, gap: int = 1, fill: float = np.nan) -> 
     return out
 
 
-def grey_cmap(name: str = "gray"):
-    """A copy of a matplotlib colour map with NaN (the gaps between tiles) drawn white."""
+def grey_cmap(name: str = "gray", gap: str = "white"):
+    """A copy of a matplotlib colour map with NaN (the gaps between tiles) drawn in ``gap``."""
     from matplotlib import colormaps  # optional dependency; figure() has checked it
 
-    cmap = colormaps[name].copy()
-    cmap.set_bad("white")
-    return cmap
+    return colormaps[name].with_extremes(bad=gap)

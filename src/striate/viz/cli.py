@@ -6,7 +6,6 @@ CLI's (:mod:`striate.cli`), imported as a module so either module may be importe
 """
 from __future__ import annotations
 
-import argparse
 import os
 
 import numpy as np
@@ -89,7 +88,7 @@ def _show_filters(args) -> None:
 def _show_features(args) -> None:
     model, meta = striate_cli.load_model_from_checkpoint(args.checkpoint)
     x = _image(args.image, meta)
-    names = [_layer(model, n) for n in args.layer] if args.layer else spatial_layers(model)
+    names = [_layer(model, n) for n in args.layer] if args.layer else None
     maps = feature_maps(model, x, names)
     table = dict(model.named_modules())
     for name, a in maps.items():
@@ -199,7 +198,8 @@ def add_parser(subparsers) -> None:
     fm.add_argument("checkpoint")
     fm.add_argument("image", help="a PNG/JPEG file")
     fm.add_argument("--layer", action="append",
-                    help="layer name, repeatable (default: every conv and pool layer, one PNG each)")
+                    help="layer name, repeatable (default: every conv and pool layer, "
+                         "one PNG each)")
 
     rf = what.add_parser("rf", help="the receptive field of one neuron, drawn on the input")
     rf.add_argument("model", help="a model name from `striate models` or a checkpoint")

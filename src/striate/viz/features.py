@@ -78,7 +78,7 @@ def plot_feature_map(maps, title: str = "", path=None, max_channels: int = 64,
     tiles = (shown - lo[:, None, None]) / np.where(hi > lo, hi - lo, 1.0)[:, None, None]
     rows, cols = grid_shape(len(shown))
     if figsize is None:
-        tile = min(1.6, max(0.5, 9.0 / cols))
+        tile = min(1.2, max(0.5, 9.0 / cols))
         figsize = (max(4.0, cols * tile + 0.4), max(2.5, rows * tile * H / W + 0.8))
     fig = figure(figsize)
     ax = fig.subplots()
@@ -91,7 +91,8 @@ def plot_feature_map(maps, title: str = "", path=None, max_channels: int = 64,
 
 
 def plot_feature_maps(model, image, layers=None, out_dir=None, max_channels: int = 64,
-                      prefix: str = "features", dpi: int = 100) -> dict:
+                      prefix: str = "features", figsize: tuple[float, float] | None = None,
+                      dpi: int = 100) -> dict:
     """One figure per layer of :func:`feature_maps`, titled with the layer and its output shape.
 
     Args:
@@ -100,6 +101,7 @@ def plot_feature_maps(model, image, layers=None, out_dir=None, max_channels: int
         out_dir (str, optional): write ``{prefix}_{layer}.png`` there for each layer.
         max_channels (int, default 64): channels drawn per layer.
         prefix (str, default "features"): file name prefix.
+        figsize ((float, float), optional): inches of every figure; default grows with the grid.
         dpi (int, default 100).
 
     Returns:
@@ -116,5 +118,6 @@ def plot_feature_maps(model, image, layers=None, out_dir=None, max_channels: int
             continue
         path = None if out_dir is None else os.path.join(out_dir, f"{prefix}_{name}.png")
         title = f"{name} ({type(table[name]).__name__})"
-        out[name] = plot_feature_map(a, title, path, max_channels=max_channels, dpi=dpi)
+        out[name] = plot_feature_map(a, title, path, max_channels=max_channels,
+                                     figsize=figsize, dpi=dpi)
     return out

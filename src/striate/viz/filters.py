@@ -94,7 +94,7 @@ def plot_filters(layer_or_weight, path=None, max_filters: int = 64, max_channels
         figsize = (max(4.0, cols * tile + 0.8), max(2.5, rows * tile + 0.9))
     fig = figure(figsize)
     ax = fig.subplots()
-    ax.imshow(image, cmap=grey_cmap(), vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.imshow(image, cmap=grey_cmap(gap="#9ecae1"), vmin=0.0, vmax=1.0, interpolation="nearest")
     if ylabel:
         step = max(1, rows // 16)
         ax.set_yticks([(KH + 1) * i + (KH - 1) / 2 for i in range(0, rows, step)],

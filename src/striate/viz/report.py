@@ -12,6 +12,7 @@ import base64
 import datetime
 import html
 import io
+import json
 import os
 
 import numpy as np
@@ -89,10 +90,19 @@ def _table(head: list[str], rows: list[list], numeric: set[int] = frozenset()) -
     body = "".join("<tr>" + "".join(
         f'<td class="num">{_esc(c)}</td>' if i in numeric else f"<td>{_esc(c)}</td>"
         for i, c in enumerate(r)) + "</tr>" for r in rows)
-    return f'<div class="scroll"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+    return (f'<div class="scroll"><table><thead><tr>{th}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def _text(v) -> str:
+    """Settings as they would be typed: JSON for lists and dicts, str otherwise."""
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v, default=str)
+    return str(v)
 
 
 def _kv(pairs: list[tuple[str, object]]) -> str:
+    pairs = [(k, _text(v)) for k, v in pairs]
     body = "".join(f"<tr><th>{_esc(k)}</th><td><code>{_esc(v)}</code></td></tr>" if k == "command"
                    else f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in pairs)
     return f'<table class="kv"><tbody>{body}</tbody></table>'
@@ -138,6 +148,16 @@ def _settings(meta: dict, rows: list[dict], run_dir: str) -> str:
     return _kv(pairs)
 
 
+def _epochs(rows: list[dict]) -> str:
+    cols = [k for k in ("epoch", "lr", "loss", "accuracy", "val_loss", "val_accuracy",
+                        "images_per_s") if any(r.get(k) is not None for r in rows)]
+    fmt = {"accuracy": "{:.2%}", "val_accuracy": "{:.2%}", "loss": "{:.4f}",
+           "val_loss": "{:.4f}", "images_per_s": "{:.0f}", "lr": "{:.4g}", "epoch": "{:.0f}"}
+    body = [[fmt[k].format(r[k]) if r.get(k) is not None else "-" for k in cols] for r in rows]
+    head = [k.replace("_", " ") for k in cols]
+    return "<h3>Per epoch</h3>" + _table(head, body, numeric=set(range(len(cols))))
+
+
 def _summary_table(model, input_shape) -> str:
     s = _summary(model, tuple(input_shape))
     head = ["Layer", "Type", "Output", "Params", "MACs", "RF", "Jump"]
@@ -179,7 +199,7 @@ def _find_checkpoint(run_dir: str) -> str | None:
 
 def write_report(run_dir, model=None, test_images=None, test_labels=None, *, meta=None,
                  history=None, class_names=None, confusion_matrix=None, preprocess=None,
-                 max_eval: int = 2000, path=None) -> str:
+                 max_eval: int = 1000, path=None) -> str:
     """Write ``report.html`` into a run folder and return its path.
 
     Every argument but ``run_dir`` is optional: what is missing is read from the folder
@@ -201,7 +221,8 @@ def write_report(run_dir, model=None, test_images=None, test_labels=None, *, met
             computed on the first ``max_eval`` test images.
         preprocess (callable, optional): raw images -> model inputs; default ``x / 255`` for
             uint8 then ``(x - meta["mean"]) / meta["std"]``, as ``striate train`` trains.
-        max_eval (int, default 2000): test images to classify for the predictions sections.
+        max_eval (int, default 1000): test images to classify for the confusion matrix (when
+            not given) and the sample predictions.
         path (str, optional): output file; default ``run_dir/report.html``.
 
     Returns:
@@ -231,7 +252,7 @@ def write_report(run_dir, model=None, test_images=None, test_labels=None, *, met
         sections.append(_section("summary", "Model summary", _summary_table(model, input_shape)))
     if rows:
         sections.append(_section("curves", "Training curves", _figure_or_note(
-            lambda: plot_history(rows), "loss and accuracy per epoch")))
+            lambda: plot_history(rows), "loss and accuracy per epoch") + _epochs(rows)))
     if model is not None and test_images is not None:
         sections += _model_sections(model, test_images, test_labels, meta, class_names,
                                     confusion_matrix, preprocess, max_eval)
@@ -283,12 +304,15 @@ def _model_sections(model, test_images, test_labels, meta, class_names, matrix, 
         out.append(_section("filters", f"First-layer filters ({name})", _figure_or_note(
             lambda: plot_filters(layer),
             "each filter scaled to its own range: light = largest weight, dark = smallest")))
-    out.append(_section("features", "Feature maps of one test image",
-                        _features(model, x[0], raw[0], test_labels, class_names, pred)))
+    try:
+        body = _features(model, x[0], class_names)
+    except Exception as e:  # a model whose layers cannot be hooked must not cost the report
+        body = f'<p class="note">Could not compute the feature maps: {_esc(e)}</p>'
+    out.append(_section("features", "Feature maps of one test image", body))
     return out
 
 
-def _features(model, image, raw, labels, class_names, pred) -> str:
+def _features(model, image, class_names) -> str:
     names = _pick_layers(spatial_layers(model))
     if not names:
         return "<p>The model has no convolution or pooling layers.</p>"
