@@ -25,7 +25,10 @@ def resolve_padding(padding, kernel, dilation):
 
 
 def conv2d_ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """y[n, o, i, j] = b[o] + sum_{c, kh, kw} xpad[n, c, i*S + kh*D, j*S + kw*D] * w[o, c, kh, kw]."""
+    """y[n, o, i, j] = b[o] + sum of xpad[n, c, i*S + kh*D, j*S + kw*D] * w[o, c, kh, kw].
+
+    The sum runs over kh, kw and the input channels c of output channel o's group.
+    """
     N, C, H, W = x.shape
     OC, Cg, KH, KW = w.shape
     (SH, SW), (DH, DW) = _pair(stride), _pair(dilation)

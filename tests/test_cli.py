@@ -16,7 +16,7 @@ MNIST_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"
 
 def run_cli(*args, cwd=None):
     """Run the real console entry point in a subprocess: exit code, stdout, stderr."""
-    p = subprocess.run([sys.executable, "-m", "striate.cli", *args], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "striate", *args], capture_output=True, text=True,
                        cwd=cwd, timeout=600)
     return p.returncode, p.stdout, p.stderr
 

@@ -219,6 +219,13 @@ def test_bfloat16_and_half_tensors_load():
                                   sd["classifier.5.bias"].float().numpy())
 
 
+def test_wrong_architecture_lists_a_bounded_number_of_keys():
+    with pytest.raises(ValueError) as e:
+        interop.load_torch_state_dict(models.resnet20(), models.resnet18().state_dict())
+    assert "unexpected keys (" in str(e.value) and "more" in str(e.value)
+    assert len(str(e.value)) < 5000
+
+
 def test_errors_list_missing_unexpected_and_mismatched_keys_and_copy_nothing():
     sd = dict(_lenet_state())
     del sd["features.3.bias"]
@@ -279,8 +286,10 @@ def test_legacy_densenet_names_are_renamed():
                                   2 * ref.features.denseblock4.denselayer16.conv2.weight.data)
 
 
-@pytest.mark.parametrize("bad, err", [([1, 2], TypeError), ({1: 2}, TypeError),
-                                      ({"x": {"y": 1}}, TypeError), ({"x": "abc"}, TypeError)])
+@pytest.mark.parametrize("bad, err", [
+    ([1, 2], TypeError), ({1: 2}, TypeError), ({"features.0.bias": {"y": 1}}, TypeError),
+    ({"features.0.bias": "abc"}, TypeError), ({"features.0.bias": object()}, TypeError),
+])
 def test_bad_state_dicts_raise(bad, err):
     with pytest.raises(err, match="load_torch_state_dict"):
         interop.load_torch_state_dict(models.lenet5(), bad, strict=False)

@@ -9,30 +9,17 @@ import argparse
 import os
 import sys
 
-from . import backend, data, models, optim, serialization
+from . import backend, data, models, optim, viz
 from .data import DataLoader
+from .checkpoint import UserError, build_model, load_model
 from .summary import summary
 from .train import NonFiniteLossError, evaluate, fit, predict
+from .viz import cli as viz_cli
 
 DATA_CHOICES = ("mnist", "fashion-mnist", "cifar10", "sample")
 
 
-class UserError(Exception):
-    """A failure caused by the user's input: reported in one line, exit code 1."""
-
-
 # ---- model and data plumbing ----
-def build_model(name: str, in_channels: int | None = None, num_classes: int | None = None, **kwargs):
-    """``models.get`` with ``in_channels``/``num_classes`` passed only where the constructor takes them."""
-    if name not in models.list_models():
-        raise UserError(f"unknown model {name!r}; known models: {', '.join(models.list_models())}")
-    extra = {k: v for k, v in (("in_channels", in_channels), ("num_classes", num_classes)) if v is not None}
-    try:
-        return models.get(name, **extra, **kwargs)
-    except TypeError:
-        return models.get(name, **kwargs)
-
-
 def _datasets(args):
     name = args.data
     try:
@@ -101,34 +88,24 @@ def cmd_train(args) -> int:
     except NonFiniteLossError as e:
         raise UserError(str(e)) from None
     res = evaluate(model, test_loader)
+    try:
+        report = viz.write_report(args.out, model, test_set.images, test_set.labels, meta=meta,
+                                  confusion_matrix=res["confusion_matrix"])
+    except ImportError:  # matplotlib missing: the report is an optional extra
+        report = None
     print(f"test accuracy {res['accuracy']:.2%} (top-5 {res['top5']:.2%}, loss {res['loss']:.4f}) "
           f"on {res['n']} {args.data} test images")
     print(f"checkpoint: {os.path.join(args.out, 'last.ckpt')}")
     if os.path.exists(os.path.join(args.out, "history.png")):
         print(f"plot: {os.path.join(args.out, 'history.png')}")
     print(f"history: {os.path.join(args.out, 'history.csv')}")
+    if report:
+        print(f"report: {report}")
     return 0
 
 
-def load_model_from_checkpoint(path: str):
-    """Rebuild the model a checkpoint was trained with, from its metadata alone."""
-    if not os.path.exists(path):
-        raise UserError(f"no such checkpoint: {path}")
-    try:
-        state = serialization.load(path)
-    except (ValueError, OSError) as e:
-        raise UserError(str(e)) from None
-    meta = state.get("metadata") or {}
-    if "model" not in meta:
-        raise UserError(f"{path}: the checkpoint has no model metadata (was it written by striate train?)")
-    model = build_model(meta["model"], **meta.get("model_kwargs", {}))
-    model.load_state_dict(state["model"])
-    model.eval()
-    return model, meta
-
-
 def cmd_evaluate(args) -> int:
-    model, meta = load_model_from_checkpoint(args.checkpoint)
+    model, meta = load_model(args.checkpoint)
     args.data = args.data or meta.get("data", "sample")
     _, test_set = _datasets(args)
     mean, std = meta.get("mean"), meta.get("std")
@@ -144,7 +121,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .imageio import load_images
 
-    model, meta = load_model_from_checkpoint(args.checkpoint)
+    model, meta = load_model(args.checkpoint)
     shape = meta.get("input_shape", [1, 28, 28])
     try:
         x = load_images(args.images, channels=shape[0], size=(shape[1], shape[2]))
@@ -234,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=cmd_models)
+    viz_cli.add_parser(sub)  # show filters|features|rf|gradcam, report
     return p
 
 
@@ -244,13 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         args.lr = 0.05 if args.optimizer == "sgd" else 1e-3
     try:
         return args.func(args)
-    except UserError as e:
+    except (UserError, ImportError) as e:
         print(f"striate {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -37,7 +37,8 @@ __all__ = ["load_torch_state_dict", "replace_classifier"]
 
 # torchvision < 0.3 DenseNet checkpoints: "denselayer1.norm.1.weight" -> "denselayer1.norm1.weight"
 _DENSENET_LEGACY = re.compile(
-    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\."
+    r"((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
 
 
 def _to_array(value, key: str):
@@ -62,6 +63,14 @@ def _to_array(value, key: str):
         raise TypeError(f"load_torch_state_dict: the value of {key!r} is not numeric "
                         f"(dtype {arr.dtype})")
     return arr
+
+
+_SHOWN = 20  # keys listed per kind of error; a wrong architecture would list hundreds
+
+
+def _some(keys: list) -> str:
+    more = f", ... and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else ""
+    return ", ".join(map(repr, keys[:_SHOWN])) + more
 
 
 def _normalize_keys(state_dict, own) -> OrderedDict:
@@ -135,13 +144,13 @@ def load_torch_state_dict(model: Module, state_dict, strict: bool = True) -> Inc
                  + (f" ({model.config['name']})" if isinstance(getattr(model, "config", None),
                                                           dict) else "") + ":"]
         if strict and missing:
-            lines.append(f"  missing keys ({len(missing)}): " + ", ".join(map(repr, missing)))
+            lines.append(f"  missing keys ({len(missing)}): " + _some(missing))
         if strict and unexpected:
-            lines.append(f"  unexpected keys ({len(unexpected)}): "
-                         + ", ".join(map(repr, unexpected)))
+            lines.append(f"  unexpected keys ({len(unexpected)}): " + _some(unexpected))
         if bad:
             lines.append(f"  shape mismatches ({len(bad)}):")
-        raise ValueError("\n".join(lines + bad))
+        raise ValueError("\n".join(lines + bad[:_SHOWN] + [f"  ... and {len(bad) - _SHOWN} more"]
+                                   * (len(bad) > _SHOWN)))
     for k, arr in arrays.items():
         own[k].data[...] = arr
     return IncompatibleKeys(missing, unexpected)

@@ -1,6 +1,7 @@
 """``Tensor``: an ndarray with a gradient and a link to the Function that made it."""
 from __future__ import annotations
 
+import math
 import numbers
 
 from . import ops
@@ -12,18 +13,23 @@ def _to_array(data, dtype=None):
     """Convert ``data`` following striate's dtype rules (Python floats -> float32)."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, xp.ndarray):
-        return data if dtype is None else data.astype(dtype, copy=False)
-    if isinstance(data, xp.generic):
-        return xp.asarray(data, dtype=dtype)
+    if dtype is not None:
+        try:
+            dtype = xp.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"tensor: dtype {dtype!r} is not a NumPy dtype") from None
     try:
-        arr = xp.asarray(data)
-    except ValueError as e:
+        arr = data if isinstance(data, xp.ndarray) else xp.asarray(data)
+    except (ValueError, OverflowError) as e:
         raise ValueError(f"tensor: cannot convert {type(data).__name__} to an array ({e})") from None
+    # strings, objects, dates: no arithmetic is defined on them, so refuse them here
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"tensor: data of type {type(data).__name__} (dtype {arr.dtype}) is "
+                        "not numeric")
+    if isinstance(data, (xp.ndarray, xp.generic)):
+        return arr if dtype is None else arr.astype(dtype, copy=False)
     if dtype is not None:
         return arr.astype(dtype)
-    if arr.dtype == object:
-        raise TypeError(f"tensor: data of type {type(data).__name__} is not numeric")
     if arr.dtype.kind == "f":  # Python floats come in as float64; striate's default is float32
         return arr.astype(default_dtype)
     return arr
@@ -169,8 +175,14 @@ class Tensor:
             return Tensor(xp.asarray(other, dtype=dt))
         return Tensor(other)
 
+    def _lift_operands(self, op: str, a, b) -> tuple["Tensor", "Tensor"]:
+        try:
+            return self._lift(a), self._lift(b)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise TypeError(f"{op}: operands must be Tensors, arrays or numbers ({e})") from None
+
     def _binary(self, fn_cls, a, b) -> "Tensor":
-        a, b = self._lift(a), self._lift(b)
+        a, b = self._lift_operands(fn_cls.__name__.lower(), a, b)
         if a.shape != b.shape:
             try:
                 xp.broadcast_shapes(a.shape, b.shape)
@@ -193,7 +205,7 @@ class Tensor:
     def __neg__(self): return apply(ops.Neg, self)
 
     def __matmul__(self, o):
-        o = self._lift(o)
+        _, o = self._lift_operands("matmul", self, o)
         if self.ndim == 0 or o.ndim == 0:
             raise ValueError(f"matmul: operands must have at least 1 dimension, got {self.shape} and {o.shape}")
         if self.shape[-1] != o.shape[-2 if o.ndim > 1 else 0]:
@@ -230,6 +242,9 @@ class Tensor:
     def clip(self, min=None, max=None):  # noqa: A002 - NumPy's names
         if min is None and max is None:
             raise ValueError("clip: at least one of min and max must be given")
+        for v in (min, max):
+            if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, bool)):
+                raise TypeError(f"clip: min and max must be numbers or None, got {v!r}")
         return apply(ops.Clip, self, lo=min, hi=max)
 
     def maximum(self, o): return self._binary(ops.Maximum, self, o)
@@ -249,14 +264,18 @@ class Tensor:
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         try:
-            _check_reshape(self.shape, shape)
-        except ValueError as e:
-            raise ValueError(f"reshape: cannot reshape {self.shape} into {tuple(shape)}: {e}") from None
-        return apply(ops.Reshape, self, shape=tuple(shape))
+            shape = _check_reshape(self.shape, shape)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"reshape: cannot reshape {self.shape} into {tuple(shape)}: {e}") from None
+        return apply(ops.Reshape, self, shape=shape)
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        if axes and sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
+        if axes and not all(isinstance(a, numbers.Integral) and not isinstance(a, bool)
+                            for a in axes):
+            raise TypeError(f"transpose: axes must be ints, got {tuple(axes)}")
+        if axes and (any(not -self.ndim <= a < self.ndim for a in axes)
+                     or sorted(a % self.ndim for a in axes) != list(range(self.ndim))):
             raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of {self.ndim} axes")
         return apply(ops.Transpose, self, axes=tuple(a % self.ndim for a in axes) if axes else None)
 
@@ -265,6 +284,12 @@ class Tensor:
 
     def expand(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        try:  # broadcasting may add leading axes and stretch axes of size 1, nothing else
+            ok = xp.broadcast_shapes(self.shape, tuple(shape)) == tuple(shape)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"expand: cannot expand shape {self.shape} to {tuple(shape)}")
         return apply(ops.Expand, self, shape=tuple(shape))
 
     def __getitem__(self, index):
@@ -283,14 +308,19 @@ class Tensor:
 _FREED = Function()
 
 
-def _check_reshape(src, dst) -> None:
-    n = int(xp.prod(src, dtype=xp.int64))
+def _check_reshape(src, dst) -> tuple[int, ...]:
+    """``dst`` as a tuple of ints if ``src``'s elements fit it exactly (one -1 allowed)."""
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dst):
+        raise TypeError("dimensions must be ints")
     dst = tuple(int(d) for d in dst)
+    if any(d < -1 for d in dst):
+        raise ValueError("dimensions must be non-negative (or -1 for one inferred dimension)")
     if dst.count(-1) > 1:
         raise ValueError("only one dimension can be -1")
-    known = int(xp.prod([d for d in dst if d != -1], dtype=xp.int64))
+    n, known = math.prod(src), math.prod(d for d in dst if d != -1)  # exact, never overflows
     if (-1 in dst and (known == 0 or n % known)) or (-1 not in dst and known != n):
         raise ValueError(f"{n} elements do not fit")
+    return dst
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:

@@ -6,7 +6,8 @@ import pytest
 import striate
 import striate.functional as F
 from striate.functional import _im2col
-from striate.functional.conv import Conv2dFunction, ConvTranspose2dFunction, _kernel_kind
+from striate.functional.conv import (Conv2dFunction, ConvTranspose2dFunction, _conv_args,
+                                    _kernel_kind)
 from striate.tensor import apply
 from tests.reference import conv1d_ref, conv2d_ref, conv_transpose2d_ref
 
@@ -33,7 +34,8 @@ def run_torch(fn, x, w, b, gy, **kw):
     bt = None if b is None else torch.tensor(b, requires_grad=True)
     y = fn(xt, wt, bt, **kw)
     y.backward(torch.tensor(gy))
-    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), None if b is None else bt.grad.numpy()
+    gb = None if b is None else bt.grad.numpy()
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), gb
 
 
 def assert_all_close(ours, theirs, rtol=1e-7, atol=1e-10):
@@ -264,10 +266,12 @@ def test_input_grad_is_full_convolution_with_rotated_kernel(rng):
 def test_input_grad_scatter_and_gather_paths_agree(rng, kw):
     # stride 1 gathers (full convolution); stride > 1 or padding > span scatters (col2im)
     x, w = randn(rng, 2, 4, 7, 7), randn(rng, 6, 2, 3, 3)
-    g = _im2col.Geometry(*(F.conv._conv_args("conv2d", x, w, None, kw.get("stride", 1),
-                                             kw.get("padding", 0), kw.get("dilation", 1), 2, 2)[3]))
+    g = _conv_args("conv2d", x, w, None, kw.get("stride", 1), kw.get("padding", 0),
+                   kw.get("dilation", 1), 2, 2)[3]
     y = F.conv2d(x, w, groups=2, **kw)
     gy = randn(rng, *y.shape)
+    gathers = _im2col._full_pads(gy.transpose(0, 2, 3, 1), w, g, 7, 7) is not None
+    assert gathers == ("dilation" in kw)
     expected = run_torch(tF.conv2d, x, w, None, gy, groups=2, **kw)[1]
     gx = _im2col.conv_grad_input(gy.transpose(0, 2, 3, 1), w, g, 7, 7)
     np.testing.assert_allclose(gx.transpose(0, 3, 1, 2), expected, rtol=1e-7, atol=1e-12)
@@ -384,6 +388,21 @@ def test_conv2d_reads_non_contiguous_input(rng):
                                conv2d_ref(x[:, :, ::2, 1:], w), rtol=1e-10)
 
 
+@pytest.mark.parametrize("fn,xs,ws", [(F.conv2d, (0, 3, 5, 5), (4, 3, 3, 3)),
+                                      (F.conv2d, (0, 3, 5, 5), (4, 3, 1, 1)),
+                                      (F.conv1d, (0, 2, 5), (4, 2, 3)),
+                                      (F.conv_transpose2d, (0, 3, 4, 4), (3, 2, 3, 3))])
+def test_empty_batch_gives_empty_output_and_zero_weight_grad(rng, fn, xs, ws):
+    x, w = randn(rng, *xs), randn(rng, *ws)
+    tfn = {F.conv2d: tF.conv2d, F.conv1d: tF.conv1d, F.conv_transpose2d: tF.conv_transpose2d}[fn]
+    y, gy, *grads = run(fn, x, w, None)
+    expected = run_torch(tfn, x, w, None, gy)
+    for a, e in zip((y, *grads), expected):
+        if e is not None:
+            assert a.shape == e.shape
+            np.testing.assert_allclose(a, e)
+
+
 # ---- bad input ----
 def arr(*shape, dtype=np.float32):
     return np.zeros(shape, dtype)
@@ -440,6 +459,12 @@ def arr(*shape, dtype=np.float32):
      TypeError, r"conv2d: input and weight must be floating point, got int64 and int64"),
     (lambda: F.conv2d([[1.0]], arr(2, 3, 3, 3)), TypeError,
      r"conv2d: input must be a Tensor or an ndarray, got list"),
+    (lambda: F.conv2d(arr(1, 3, 5, 0), arr(2, 3, 1, 1)), ValueError,
+     r"conv2d: input of shape \(1, 3, 5, 0\) is empty; only the batch axis may be 0"),
+    (lambda: F.conv2d(arr(1, 3, 5, 5), arr(0, 3, 3, 3)), ValueError,
+     r"conv2d: weight of shape \(0, 3, 3, 3\) has no channels"),
+    (lambda: F.conv_transpose2d(arr(1, 3, 5, 5), arr(3, 0, 3, 3)), ValueError,
+     r"conv_transpose2d: weight of shape \(3, 0, 3, 3\) has no channels"),
     (lambda: F.conv_transpose2d(arr(1, 3, 5, 5), arr(4, 2, 3, 3)), ValueError,
      r"conv_transpose2d: input has 3 channels but weight of shape \(4, 2, 3, 3\) expects 4"),
     (lambda: F.conv_transpose2d(arr(1, 4, 5, 5), arr(4, 2, 3, 3), groups=3), ValueError,

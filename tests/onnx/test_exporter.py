@@ -101,6 +101,8 @@ def test_locally_connected2d_matches(region, rng, tmp_path):
     x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
     proto = check(lc, x, tmp_path)
     assert "Einsum" in op_types(proto)
+    # the region-shared weights are expanded from the parameters: folded, not exported as ops
+    assert "Expand" not in op_types(proto)
 
 
 # ---- pooling ----
@@ -318,8 +320,10 @@ def test_unsupported_function_names_op_and_layer(rng, tmp_path):
                             tmp_path / "m.onnx")
 
 
-def test_output_computed_outside_ops_raises(tmp_path):
-    model = Lambda(lambda m, x: striate.tensor(x.data * 2))
+@pytest.mark.parametrize("fn", [lambda m, x: striate.tensor(x.data * 2),
+                                lambda m, x: (x + 1, m.fc.weight.reshape(-1) * 2)[1]])
+def test_output_computed_outside_ops_or_from_constants_raises(fn, tmp_path):
+    model = Lambda(fn, fc=nn.Linear(2, 2))
     with pytest.raises(ValueError, match="output 0 .*does not depend on the input"):
         striate.onnx.export(model, np.ones((1, 2), np.float32), tmp_path / "m.onnx")
 

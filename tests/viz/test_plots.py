@@ -150,6 +150,8 @@ def test_plot_grad_cam_saliency_and_receptive_field_pngs(tmp_path, lenet, digits
     labels = [p.get_label() for p in fig.axes[0].patches]
     assert labels == ["theoretical, unclipped", "theoretical (0, 0, 14, 14)",
                       "empirical (0, 0, 14, 14)"]
+    # neuron (0, 0) of the last pool is centred at start 6 -> pixel 5.5 in imshow coordinates
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_xydata(), [[5.5, 5.5]])
 
 
 def test_missing_matplotlib_raises_import_error_naming_the_extra(monkeypatch, lenet):

@@ -1,6 +1,7 @@
 """report.html: valid, self-contained, with the summary table and embedded figures."""
 import base64
 import io
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -125,3 +126,17 @@ def test_report_without_a_model_reads_the_run_folder(tiny_run, tmp_path):
 def test_report_of_a_missing_folder_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such run folder"):
         write_report(tmp_path / "nope")
+
+
+def test_report_without_matplotlib_keeps_the_tables_and_says_what_to_install(
+        tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    test = tiny_run["test"]
+    out = write_report(tiny_run["dir"], tiny_run["model"], test.images[:50], test.labels[:50],
+                       meta=tiny_run["meta"], path=tmp_path / "nofig.html")
+    with open(out, encoding="utf-8") as f:
+        text = f.read()
+    p = Page(text)
+    assert p.errors == [] and p.images == []
+    assert "<code>pip install 'striate[plot]'</code>" in text
+    assert ["features.3", "Conv2d", "16x10x10", "2,416", "240,000", "14", "2"] in p.rows

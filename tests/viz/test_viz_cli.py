@@ -80,6 +80,7 @@ def test_show_errors_are_one_line_user_errors(files, capsys):
     assert "outside the 10x10 output" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_command_rebuilds_the_page(tiny_run, files, capsys):
     out = str(files["dir"] / "report.html")
     assert _run(capsys, "report", str(tiny_run["dir"]), "--out", out) == [out]

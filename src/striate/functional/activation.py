@@ -48,9 +48,14 @@ def _sigmoid(x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _shifted(x, axis: int):
+    """``x - max(x)`` along ``axis``, so that exp never overflows (an empty axis stays empty)."""
+    return x - x.max(axis=axis, keepdims=True) if x.shape[axis] else x
+
+
 def _log_softmax(x, axis: int):
-    """Stable log-softmax along ``axis`` (shift by the max so exp never overflows)."""
-    z = x - x.max(axis=axis, keepdims=True)
+    """Stable log-softmax along ``axis``."""
+    z = _shifted(x, axis)
     return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
 
 
@@ -347,7 +352,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 class Softmax(Function):
     def forward(self, x, axis):
         self.axis = axis
-        z = xp.exp(x - x.max(axis=axis, keepdims=True))
+        z = xp.exp(_shifted(x, axis))
         y = z / z.sum(axis=axis, keepdims=True)
         self.save_for_backward(y)
         return y

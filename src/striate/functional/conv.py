@@ -1,10 +1,11 @@
 """Convolutions: ``conv2d``, ``conv1d`` and ``conv_transpose2d``.
 
-The kernels (``_im2col.py``) run in NHWC internally; the public layout stays NCHW. Outputs and
-input gradients are returned as NCHW-shaped transposes of NHWC arrays, so the next convolution
-(and every elementwise op between, which keeps its input's memory order) reads them without a
-copy. Three kernels share one interface: im2col + GEMM for the general case, a plain matrix
-product for 1x1 convolutions, and a vectorised multiply-accumulate for depthwise ones.
+The kernels (``_im2col.py``) work on NHWC arrays; the public layout stays NCHW. Outputs and input
+gradients are returned as NCHW-shaped transposes of NHWC arrays, so the next convolution (and
+every elementwise op between, which keeps its input's memory order) reads them without a copy.
+Four kernels share one interface, chosen per call by ``_kernel_kind``: im2col + GEMM in the
+general case, plain matrix products for 1x1 convolutions, a multiply-accumulate over kernel
+offsets for depthwise ones, and im2col in NCHW order for image stems with 1-4 input channels.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ _KERNELS = {
     "pointwise": (K.pointwise_forward, K.pointwise_grad_input, K.pointwise_grad_weight),
     "depthwise": (K.depthwise_forward, K.depthwise_grad_input, K.depthwise_grad_weight),
     "nchw": (K.nchw_forward, K.nchw_grad_input, K.nchw_grad_weight),
+    "empty": (K.empty_forward, K.empty_grad_input, K.empty_grad_weight),  # batch of 0
 }
 
 
@@ -89,16 +91,19 @@ def _check_tensors(op: str, x, w, b, nd: int):
     if w.ndim != nd + 2:
         raise ValueError(f"{op}: expected a {nd + 2}-D weight, got shape {w.shape}")
     if x.dtype.kind != "f" or w.dtype.kind != "f":
-        raise TypeError(f"{op}: input and weight must be floating point, got {x.dtype} and {w.dtype}")
+        raise TypeError(f"{op}: input and weight must be floating point, got {x.dtype} and "
+                        f"{w.dtype}")
     if x.dtype != w.dtype:
         raise TypeError(f"{op}: input dtype {x.dtype} and weight dtype {w.dtype} differ; cast one "
                         "so both match")
     if b is not None and b.dtype != x.dtype:
         raise TypeError(f"{op}: bias dtype {b.dtype} differs from input dtype {x.dtype}")
-    if x.shape[1] == 0:
-        raise ValueError(f"{op}: input of shape {x.shape} has no channels; expected at least one")
+    if 0 in x.shape[1:]:  # as PyTorch: only the batch may be empty
+        raise ValueError(f"{op}: input of shape {x.shape} is empty; only the batch axis may be 0")
     if 0 in w.shape[2:]:
         raise ValueError(f"{op}: kernel size must be positive, got weight of shape {w.shape}")
+    if 0 in w.shape[:2]:
+        raise ValueError(f"{op}: weight of shape {w.shape} has no channels; expected at least one")
     return x, w, b
 
 
@@ -177,7 +182,7 @@ class Conv2dFunction(Function):
         (KH, KW), (H, W) = w.shape[2:], x.shape[2:]
         OH = out_size(H, KH, g.stride[0], g.pads[0] + g.pads[1], g.dilation[0])
         OW = out_size(W, KW, g.stride[1], g.pads[2] + g.pads[3], g.dilation[1])
-        self.kind = _kernel_kind(w.shape, g, (H, W), (OH, OW), algo)
+        self.kind = "empty" if x.size == 0 else _kernel_kind(w.shape, g, (H, W), (OH, OW), algo)
         self.x_hw, self.k_hw = (H, W), (KH, KW)
         need_x, need_w = self.needs_input_grad[:2]
         self.save_for_backward(x if need_w else None, w if need_x else None)
@@ -277,13 +282,14 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
 
 # ---- conv_transpose2d ----
 class ConvTranspose2dFunction(Function):
-    """Transposed convolution: the input-gradient of conv2d, run forward (weight (C_in, C_out/G, KH, KW))."""
+    """Transposed convolution: conv2d's input gradient run forward; weight (C_in, C_out/G, k, k)."""
 
     def forward(self, x, w, b, geometry: Geometry, output_size: tuple[int, int],
                 algo: str = "auto"):
         g = self.g = geometry
         self.x_hw, self.k_hw = x.shape[2:], w.shape[2:]
-        self.kind = _kernel_kind(w.shape, g, output_size, self.x_hw, algo)
+        self.kind = ("empty" if x.size == 0
+                     else _kernel_kind(w.shape, g, output_size, self.x_hw, algo))
         need_x, need_w = self.needs_input_grad[:2]
         self.save_for_backward(x if need_w else None, w if need_x else None)
         y = _KERNELS[self.kind][1](_nhwc(x), w, g, *output_size)

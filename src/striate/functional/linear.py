@@ -1,6 +1,8 @@
 """The fully connected layer's kernel: ``y = x W^T + b`` as one fused Function."""
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply
@@ -20,7 +22,9 @@ def _as_tensor(x, op: str) -> Tensor:
 class Linear(Function):
     def forward(self, x, w, b=None):
         self.x_shape = x.shape
-        x2 = x.reshape(-1, x.shape[-1])  # (..., in) -> (M, in): one BLAS call for any batch shape
+        # (..., in) -> (M, in): one BLAS call for any batch shape (M spelled out: -1 is
+        # ambiguous when in_features is 0)
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
         self.save_for_backward(x2 if self.needs_input_grad[1] else None, w)
         y = x2 @ w.T
         if b is not None:
@@ -30,7 +34,7 @@ class Linear(Function):
     def backward(self, gy):
         # dy/dx = W, dy/dW = x, dy/db = 1: gx = gy W, gw = gy^T x, gb = sum(gy)
         x2, w = self.saved_tensors
-        gy2 = gy.reshape(-1, w.shape[0])
+        gy2 = gy.reshape(math.prod(gy.shape[:-1]), w.shape[0])
         gx = (gy2 @ w).reshape(self.x_shape) if self.needs_input_grad[0] else None
         gw = gy2.T @ x2 if self.needs_input_grad[1] else None
         gb = gy2.sum(axis=0) if self.needs_input_grad[2] else None

@@ -62,6 +62,8 @@ def _class_targets(logits: Tensor, target, weight, ignore_index: int, op: str):
             f"{op}: target must hold integer class indices, got dtype {target.dtype} "
             "(probability targets are not supported)"
         )
+    if target.dtype == xp.uint64 and target.size and target.max() > xp.iinfo(xp.int64).max:
+        raise ValueError(f"{op}: target value {int(target.max())} is out of range")
     target = target.astype(xp.int64, copy=False)
     if logits.ndim == 0:
         raise ValueError(f"{op}: expected logits of shape (N, C) or (N, C, d1, ...), got a scalar")
@@ -269,6 +271,8 @@ def _constant(v, x: Tensor, op: str, name: str):
     if v is None:
         return None
     v = v.data if isinstance(v, Tensor) else xp.asarray(v)
+    if v.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: {name} must be numeric, got dtype {v.dtype}")
     try:
         xp.broadcast_shapes(v.shape, x.shape)
     except ValueError:

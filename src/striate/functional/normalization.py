@@ -6,6 +6,7 @@ folded first so that each full-size pass is one in-place ufunc.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from ..autograd import Function
@@ -40,7 +41,7 @@ class BatchNorm(Function):
 
     def forward(self, x, w, b, running_mean, running_var, training, momentum, eps):
         N, C = x.shape[:2]
-        x3 = x.reshape(N, C, -1)
+        x3 = x.reshape(N, C, math.prod(x.shape[2:]))  # not -1: that is ambiguous for N == 0
         M = N * x3.shape[2]
         if training:
             mean = _channel_sum(x3) / M
@@ -136,6 +137,8 @@ def batch_norm(
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
     C = x.shape[1]
+    if C == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} has no channels; expected at least one")
     rm = _stat_array(running_mean, op, "running_mean", C)
     rv = _stat_array(running_var, op, "running_var", C)
     if (rm is None) != (rv is None):
@@ -239,6 +242,8 @@ def layer_norm(
 def _window_sum(a, before: int, after: int):
     """out[:, c] = sum of a[:, c - before : c + after + 1] along axis 1, zeros outside."""
     out = a.copy()
+    # windows reach at most C - 1 channels away: the loops stay short whatever ``size`` is
+    before, after = min(before, a.shape[1] - 1), min(after, a.shape[1] - 1)
     for d in range(1, before + 1):
         out[:, d:] += a[:, :-d]
     for d in range(1, after + 1):

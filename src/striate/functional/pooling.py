@@ -16,6 +16,7 @@ from typing import NamedTuple
 from ..autograd import Function, is_grad_enabled
 from ..backend import rng, xp
 from ..tensor import Tensor, apply
+from ._alloc import check_alloc
 
 __all__ = [
     "max_pool2d", "avg_pool2d", "min_pool2d", "stochastic_pool2d", "global_avg_pool2d",
@@ -77,6 +78,9 @@ def _pool_args(op, shape, kernel_size, stride, padding, ceil_mode=False) -> _Geo
 @functools.lru_cache(maxsize=512)
 def _geometry(op, shape, k, s, p, ceil_mode) -> _Geometry:
     """Validate the window arguments and compute the output size (PyTorch's rules, cached)."""
+    if 0 in shape[2:]:  # padding alone would make windows of nothing but -inf or zeros
+        raise ValueError(f"{op}: input of shape {shape} has empty feature maps; expected H and "
+                         "W of at least 1")
     if min(k) < 1:
         raise ValueError(f"{op}: kernel_size must be positive, got {k}")
     if min(s) < 1:
@@ -94,7 +98,11 @@ def _geometry(op, shape, k, s, p, ceil_mode) -> _Geometry:
             f"{op}: kernel {k} is larger than the padded input: input (H, W) = {shape[2:]}, "
             f"padding {p}, stride {s} give an output of ({OH}, {OW}); expected at least (1, 1)"
         )
+    # one window along an axis: any stride is as good as the kernel's (a huge one overflows)
+    s = (k[0] if OH == 1 else s[0], k[1] if OW == 1 else s[1])
     H, W = shape[2:]
+    # in ceil mode a kernel may overhang the input by up to stride - 1: pad no huge buffer for it
+    check_alloc(op, "padded input", shape[:2] + (PT + H + PB, PL + W + PR), xp.float32)
     fast = s == k and PT == PB == PL == PR == 0 and H == OH * k[0] and W == OW * k[1]
     return _Geometry(shape, k, s, (PT, PL), (PB, PR), (OH, OW), fast, s[0] < k[0] or s[1] < k[1])
 
@@ -422,6 +430,15 @@ class GlobalMaxPool2d(Function):
         return (gx.reshape(self.shape),)
 
 
+def _nonempty_maps(x, op: str) -> Tensor:
+    """A 4-D float input whose feature maps have at least one element (as PyTorch requires)."""
+    x = _as_input(x, op)
+    if x.shape[2] * x.shape[3] == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} has empty feature maps; expected "
+                         "H and W of at least 1")
+    return x
+
+
 def global_avg_pool2d(x: Tensor) -> Tensor:
     """Mean over each whole feature map (the classifier head of NiN, GoogLeNet and ResNet).
 
@@ -431,7 +448,7 @@ def global_avg_pool2d(x: Tensor) -> Tensor:
     >>> F.global_avg_pool2d(striate.tensor(np.ones((2, 3, 5, 5)))).shape
     (2, 3)
     """
-    return apply(GlobalAvgPool2d, _as_input(x, "global_avg_pool2d"), keepdims=False)
+    return apply(GlobalAvgPool2d, _nonempty_maps(x, "global_avg_pool2d"), keepdims=False)
 
 
 def global_max_pool2d(x: Tensor) -> Tensor:
@@ -443,7 +460,7 @@ def global_max_pool2d(x: Tensor) -> Tensor:
     >>> F.global_max_pool2d(striate.tensor(np.ones((2, 3, 5, 5)))).shape
     (2, 3)
     """
-    return apply(GlobalMaxPool2d, _as_input(x, "global_max_pool2d"), keepdims=False)
+    return apply(GlobalMaxPool2d, _nonempty_maps(x, "global_max_pool2d"), keepdims=False)
 
 
 # ---- adaptive ----
@@ -455,6 +472,8 @@ def _adaptive_size(op, x, output_size) -> tuple[int, int]:
     OH, OW = _pair(size, op, "output_size")
     if OH < 1 or OW < 1:
         raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
+    check_alloc(op, "output", x.shape[:2] + (OH, OW), x.dtype)
+    check_alloc(op, "pooling matrix", (max(OH, OW), max(x.shape[2:])), x.dtype)
     return OH, OW
 
 
@@ -526,7 +545,7 @@ class AdaptiveMaxPool2d(Function):
 
 
 def _adaptive(op, x, output_size, fn_cls, pool_cls, global_cls, divide):
-    x = _as_input(x, op)
+    x = _nonempty_maps(x, op)
     OH, OW = _adaptive_size(op, x, output_size)
     H, W = x.shape[2:]
     if OH == OW == 1:

@@ -12,6 +12,7 @@ from .. import ops
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply
+from ._alloc import check_alloc
 
 __all__ = ["flatten", "concat", "split", "pad2d", "channel_shuffle"]
 
@@ -184,6 +185,8 @@ def pad2d(x: Tensor, padding, value: float = 0.0) -> Tensor:
         raise TypeError(f"pad2d: value must be a number, got {value!r}")
     left, right, top, bottom = _pad_widths(padding, "pad2d")
     pad_width = ((0, 0),) * (x.ndim - 2) + ((top, bottom), (left, right))
+    check_alloc("pad2d", "output", x.shape[:-2] + (x.shape[-2] + top + bottom,
+                                                   x.shape[-1] + left + right), x.dtype)
     return apply(ops.Pad, x, pad_width=pad_width, value=value)
 
 

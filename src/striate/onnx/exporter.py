@@ -14,9 +14,12 @@ What becomes what:
   ``forward``) is folded: its traced output becomes an initializer;
 - nodes and initializers that no output needs are dropped.
 
-Anything a model computes outside a Function (``.data`` arithmetic, comparisons, ``detach``)
-is frozen into the graph as a constant; an output that does not depend on the input is an
-error.
+Limits of tracing. Anything a model computes outside a Function (``.data`` arithmetic,
+comparisons, ``detach``) is frozen into the graph as a constant; an output that does not depend
+on the input is an error. Python control flow is frozen as taken. Spatial sizes are fixed; with
+``dynamic_batch`` the batch size may vary, which the exporter guarantees for reshapes (the batch
+axis becomes Reshape's "copy" 0, and a reshape that folds the batch into another axis is an
+error) but not for a constant a model builds from ``x.shape[0]`` itself.
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ class _Record:
 
 @contextlib.contextmanager
 def _recording(records: list, layer_names: dict):
-    """Record every ``apply`` call made inside the block (not thread-safe, like PyTorch's tracer)."""
+    """Record every ``apply`` call made inside the block (not thread-safe, as PyTorch's tracer)."""
     original = _apply
 
     def recording_apply(fn_cls, *inputs, **hyper):
@@ -105,7 +108,7 @@ class Node:
 
 
 class GraphBuilder:
-    """Collects nodes and initializers; converters add to it through :meth:`op` and :meth:`const`."""
+    """Collects nodes and initializers; converters add them with :meth:`op` and :meth:`const`."""
 
     def __init__(self, onnx, opset: int, dynamic_batch: bool, known: dict):
         self.onnx, self.opset, self.dynamic_batch = onnx, opset, dynamic_batch
@@ -218,20 +221,22 @@ def _flatten_outputs(out) -> list:
 
 def _build(onnx, model, inputs, records, outs, input_names, output_names, opset, dynamic_batch):
     gb = GraphBuilder(onnx, opset, dynamic_batch, _known_arrays(model))
-    names: dict[int, str] = {}        # id(Tensor) -> value name of a graph value
+    values: dict[int, str] = {}       # id(Tensor) -> name, for values that depend on an input
+    folded: dict[int, str] = {}       # id(Tensor) -> hint, for outputs computed from constants
     batched: dict[str, bool] = {}
     batch = inputs[0].shape[0] if inputs[0].ndim else None
     for t, name in zip(inputs, input_names):
-        names[id(t)] = name
+        values[id(t)] = name
         gb._taken.add(name)
         batched[name] = t.ndim > 0 and dynamic_batch
     for r in records:
-        dynamic = [t is not None and id(t) in names for t in r.inputs]
         gb.scope = r.where[0] if r.where else ""
-        if not any(dynamic):            # constant folding: no input depends on the graph input
-            names[id(r.out)] = gb.const(r.out.data, f"{r.fn.__name__}")
+        dynamic = [t is not None and id(t) in values for t in r.inputs]
+        if not any(dynamic):  # constant folding: the traced output becomes an initializer
+            folded[id(r.out)] = r.fn.__name__
             continue
-        in_names = [None if t is None else names[id(t)] if d else gb.const(t.data, "const")
+        in_names = [None if t is None else values[id(t)] if d
+                    else gb.const(t.data, folded.get(id(t), "const"))
                     for t, d in zip(r.inputs, dynamic)]
         node = Node(r.fn, in_names, [None if t is None else t.data for t in r.inputs], r.hyper,
                     r.out.data, [n is not None and batched.get(n, False) for n in in_names],
@@ -240,19 +245,17 @@ def _build(onnx, model, inputs, records, outs, input_names, output_names, opset,
         if convert is None:
             raise node.fail("no ONNX converter for this Function (supported: "
                             f"{', '.join(sorted(_supported()))})")
-        out_name = convert(gb, node)
-        names[id(r.out)] = out_name
+        out_name = values[id(r.out)] = convert(gb, node)
         batched[out_name] = (dynamic_batch and any(node.batched) and r.out.ndim > 0
                              and r.out.shape[0] == batch)
     graph_outs = []
     for i, (t, oname) in enumerate(zip(outs, output_names)):
-        if id(t) not in names or (id(t) not in {id(x) for x in inputs}
-                                   and names[id(t)] in gb.initializers):
+        if id(t) not in values:
             raise ValueError(f"onnx.export: output {i} ('{oname}') does not depend on the input; "
                              "the model computes it outside striate's operations (through "
-                             "'.data', comparisons or detach), which cannot be traced")
-        graph_outs.append((names[id(t)], oname, t, batched.get(names[id(t)], False)))
-    return gb, graph_outs, batched
+                             "'.data', comparisons or detach) or from constants only")
+        graph_outs.append((values[id(t)], oname, t, batched.get(values[id(t)], False)))
+    return gb, graph_outs
 
 
 def _supported() -> list[str]:
@@ -307,11 +310,14 @@ def export(model: Module, example_input, path, opset: int = 17,
         example_input: an ndarray or Tensor (N, C, H, W), or a tuple of them for several inputs.
         path (str or PathLike): the ``.onnx`` file to write.
         opset (int, default 17): ONNX opset, 14 or newer. Gelu is one node from 20 on and a
-            decomposition through Erf before.
+            decomposition through Erf before; LayerNorm is one node from 17 on.
         input_names (sequence of str, default ("input",)): graph input names.
         output_names (sequence of str, default ("output",)): graph output names; missing ones
             are named ``output_1``, ``output_2``...
         dynamic_batch (bool, default True): make axis 0 of inputs and outputs symbolic.
+
+    The graph keeps the model's dtype; onnxruntime's CPU provider has no float64
+    convolution, so export a ``model.float()`` with a float32 input to run it there.
 
     Returns:
         the ``onnx.ModelProto`` written.
@@ -349,7 +355,7 @@ def export(model: Module, example_input, path, opset: int = 17,
     if set(input_names) & set(output_names):
         raise ValueError(f"onnx.export: input and output names overlap: {input_names}, "
                          f"{output_names}")
-    gb, graph_outs, batched = _build(onnx, model, inputs, records, outs, input_names,
+    gb, graph_outs = _build(onnx, model, inputs, records, outs, input_names,
                                      output_names, opset, dynamic_batch)
     _rename_outputs(gb, graph_outs)
     _prune(gb, {public for _, public, _, _ in graph_outs})

@@ -235,8 +235,8 @@ def getitem(ctx, node):
         y = ctx.op("Unsqueeze", y, ctx.ints(unsqueeze, "axes"))
         ref = xp.expand_dims(ref, tuple(unsqueeze))
     if ref.shape != node.out.shape or not xp.array_equal(ref, node.out, equal_nan=True):
-        raise node.fail(f"index {node.hyper['index']!r} mixes integer arrays and integers in a "
-                        "way NumPy reorders; rewrite it as separate indexing steps")
+        raise node.fail(f"index {node.hyper['index']!r} cannot be exported (NumPy's advanced "
+                        "indexing moves axes here); rewrite it as separate indexing steps")
     return y
 
 

@@ -24,7 +24,8 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
-    return tuple(sorted(out))
+    # a 0-d input accepts axis 0 or -1 (as PyTorch) but NumPy reduces it over no axes
+    return tuple(sorted(out)) if ndim else ()
 
 
 def _expand_to(gy, shape, axes, keepdims):

@@ -106,10 +106,11 @@ def _run_plateaus(args) -> int:
     write_csv(out / "qcnn_plateaus.csv", res["rows"])
     png = plot_plateaus(res, out / "qcnn_plateaus.png")
     print(f"Var[dC/dtheta] over {args.samples} random initialisations (parameter shift):")
-    print(f"  {'n':>3} {'QCNN':>11} {'HEA':>11} {'s QCNN':>7} {'s HEA':>7}")
+    print(f"  {'n':>3} {'QCNN':>11} {'HEA':>11}   wall s QCNN / HEA   (CPU s)")
     for r in res["rows"]:
-        print(f"  {r['n']:>3} {r['var_qcnn']:11.4e} {r['var_hea']:11.4e} "
-              f"{r['seconds_qcnn']:7.2f} {r['seconds_hea']:7.2f}")
+        print(f"  {r['n']:>3} {r['var_qcnn']:11.4e} {r['var_hea']:11.4e}   "
+              f"{r['seconds_qcnn']:8.2f} / {r['seconds_hea']:<8.2f} "
+              f"({r['cpu_seconds_qcnn']:.2f} / {r['cpu_seconds_hea']:.2f})")
     for key, name in (("qcnn", "QCNN"), ("hea", "HEA ")):
         fit = res["fits"].get(key)
         if fit:

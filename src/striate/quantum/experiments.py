@@ -64,22 +64,23 @@ def plateau_experiment(qubits=(4, 6, 8, 10, 12), samples: int = 200, seed: int =
     ``ln var = slope n + c`` for the HEA (exponential); each row also gets the other model's R^2.
 
     Returns:
-        dict with ``rows`` (one per ``n``: variances, timings in seconds) and ``fits``.
+        dict with ``rows`` (one per ``n``: variances, wall and CPU seconds, depths) and ``fits``.
     """
     rng = xp.random.default_rng(seed)
     rows = []
     it = list(qubits) if progress is None else progress(list(qubits))
     for n in it:
         model = QCNN(n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         first = model.groups.get("conv0.even", model.groups["final"])  # n = 2: no convolution
         var_q, _ = gradient_variance(model.circuit, model.observable, first[1], samples, rng)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         hea = hardware_efficient_ansatz(n, layers=n)
         var_h, _ = gradient_variance(hea, "Z" * n, 0, samples, rng)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         rows.append({"n": n, "samples": samples, "var_qcnn": var_q, "var_hea": var_h,
                      "seconds_qcnn": t1 - t0, "seconds_hea": t2 - t1,
+                     "cpu_seconds_qcnn": c1 - c0, "cpu_seconds_hea": c2 - c1,
                      "depth_qcnn": model.depth(), "depth_hea": hea.depth()})
     fits = {}
     if len(rows) >= 3:

@@ -81,6 +81,7 @@ def plot_phases(result: dict, path) -> Path:
     ax.contour(h1, h2, result["order"], levels=[result["threshold"]], colors="w",
                linestyles="--", linewidths=1.5)
     ax.plot(result["h1_train"], xp.zeros_like(result["h1_train"]), "k.", ms=4)
+    ax.set_xlim(h1[0], h1[-1])  # the training line may run past the test grid
     ax.set_xlabel("h1 / J")
     ax.set_ylabel("h2 / J")
     ax.set_title(f"{result['n_qubits']} qubits: learned boundary (black), string order (white "

@@ -1,16 +1,18 @@
 """``striate show filters|features|rf|gradcam`` and ``striate report RUN_DIR``.
 
 :func:`add_parser` adds both commands to the ``striate`` parser; each handler writes PNG or
-HTML files and prints their paths. Model loading and the one-line user errors are the main
-CLI's (:mod:`striate.cli`), imported as a module so either module may be imported first.
+HTML files and prints their paths. Models are rebuilt from checkpoints by
+:mod:`striate.checkpoint`; user errors are reported in one line with exit code 1.
 """
 from __future__ import annotations
 
+import functools
 import os
+import sys
 
 import numpy as np
 
-from .. import cli as striate_cli
+from ..checkpoint import UserError, build_model, load_model
 from ..data import datasets
 from ..imageio import load_images
 from ..serialization import CheckpointError
@@ -25,21 +27,24 @@ __all__ = ["add_parser", "cmd_show", "cmd_report"]
 
 
 def _user_error(msg: str) -> Exception:
-    return striate_cli.UserError(msg)
+    return UserError(msg)
 
 
 def _safe(name: str) -> str:
     return name.replace("/", "_") or "model"
 
 
+def _load(path: str, channels: int, size=None) -> np.ndarray:
+    try:
+        return np.asarray(load_images([path], channels=channels, size=size), dtype=np.float32)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        raise _user_error(str(e)) from None
+
+
 def _image(path: str, meta: dict) -> np.ndarray:
     """One image file as a (1, C, H, W) model input: resized, scaled to [0, 1], normalised."""
     shape = meta.get("input_shape") or [1, 28, 28]
-    try:
-        x = load_images([path], channels=shape[0], size=(shape[1], shape[2]))
-    except (FileNotFoundError, ValueError, OSError) as e:
-        raise _user_error(str(e)) from None
-    return _normalise(np.asarray(x, dtype=np.float32), meta)
+    return _normalise(_load(path, shape[0], (shape[1], shape[2])), meta)
 
 
 def _normalise(x: np.ndarray, meta: dict) -> np.ndarray:
@@ -70,7 +75,7 @@ def _done(path: str) -> None:
 
 # ---- show ----
 def _show_filters(args) -> None:
-    model, _ = striate_cli.load_model_from_checkpoint(args.checkpoint)
+    model, _ = load_model(args.checkpoint)
     if args.layer is None:
         found = first_conv(model)
         if found is None:
@@ -86,7 +91,7 @@ def _show_filters(args) -> None:
 
 
 def _show_features(args) -> None:
-    model, meta = striate_cli.load_model_from_checkpoint(args.checkpoint)
+    model, meta = load_model(args.checkpoint)
     x = _image(args.image, meta)
     names = [_layer(model, n) for n in args.layer] if args.layer else None
     maps = feature_maps(model, x, names)
@@ -105,15 +110,14 @@ def _show_features(args) -> None:
 def _show_rf(args) -> None:
     meta = {}
     if os.path.isfile(args.model):
-        model, meta = striate_cli.load_model_from_checkpoint(args.model)
+        model, meta = load_model(args.model)
     else:
-        model = striate_cli.build_model(args.model)
+        model = build_model(args.model)
     shape = args.input_shape or meta.get("input_shape") or getattr(model, "input_shape", None)
     if shape is None and args.image:
         conv = first_conv(model)
         c = conv[1].weight.shape[1] if conv else 3
-        x = load_images([args.image], channels=c)  # the image's own size
-        shape = x.shape[1:]
+        shape = _load(args.image, c).shape[1:]  # the image's own size
     if shape is None:
         raise _user_error(f"pass --input-shape C H W (or --image) for {args.model}")
     shape = tuple(int(n) for n in shape)
@@ -134,7 +138,7 @@ def _show_rf(args) -> None:
 
 
 def _show_gradcam(args) -> None:
-    model, meta = striate_cli.load_model_from_checkpoint(args.checkpoint)
+    model, meta = load_model(args.checkpoint)
     x = _image(args.image, meta)
     layer = _layer(model, args.layer, pick_last=True)
     try:
@@ -149,18 +153,30 @@ _SHOW = {"filters": _show_filters, "features": _show_features, "rf": _show_rf,
          "gradcam": _show_gradcam}
 
 
+def _one_line_errors(handler):
+    """Report user errors (and a missing matplotlib) in one line, exit code 1, as ``main`` does.
+
+    ImportError (a missing optional extra) and CheckpointError are user errors here too.
+    """
+    @functools.wraps(handler)
+    def run(args) -> int:
+        try:
+            return handler(args)
+        except (UserError, ImportError, CheckpointError) as e:
+            print(f"striate {args.command}: error: {e}", file=sys.stderr)
+            return 1
+    return run
+
+
+@_one_line_errors
 def cmd_show(args) -> int:
-    """Run one ``striate show`` picture; missing matplotlib is a one-line user error."""
-    try:
-        _SHOW[args.what](args)
-    except ImportError as e:
-        raise _user_error(str(e)) from None
-    except CheckpointError as e:
-        raise _user_error(str(e)) from None
+    """Draw one ``striate show`` picture."""
+    _SHOW[args.what](args)
     return 0
 
 
 # ---- report ----
+@_one_line_errors
 def cmd_report(args) -> int:
     """Rebuild ``report.html`` from a run folder: checkpoint, history.csv and the test split."""
     run_dir = args.run_dir
@@ -170,7 +186,7 @@ def cmd_report(args) -> int:
                                     if os.path.exists(os.path.join(run_dir, n))), None)
     if ckpt is None:
         raise _user_error(f"{run_dir} has no {' or '.join(CHECKPOINTS)}")
-    model, meta = striate_cli.load_model_from_checkpoint(ckpt)
+    model, meta = load_model(ckpt)
     images = labels = None
     if meta.get("data"):
         try:

@@ -265,6 +265,9 @@ def plot_receptive_field(model, image, layer: str, position=None, path=None,
     if empirical:
         emp = empirical_receptive_field(model, shape, layer, pos)
         _rect(ax, emp, "tab:cyan", "--", f"empirical {emp}")
+    centre = [float(row["start"]) + i * float(row["jump"]) - 0.5 for i in pos]  # pixel i at i
+    ax.plot(centre[1], centre[0], "+", color="tab:orange", markersize=10, mew=2,
+            label="neuron centre")
     pad = max(2.0, 0.05 * max(shape[1:]))
     ax.set_xlim(min(-0.5, full[1] - 0.5) - pad, max(shape[2] - 0.5, full[3] - 0.5) + pad)
     ax.set_ylim(max(shape[1] - 0.5, full[2] - 0.5) + pad, min(-0.5, full[0] - 0.5) - pad)

@@ -108,8 +108,9 @@ def _kv(pairs: list[tuple[str, object]]) -> str:
     return f'<table class="kv"><tbody>{body}</tbody></table>'
 
 
-def _section(sid: str, title: str, body: str) -> str:
-    return f'<section id="{sid}"><h2>{_esc(title)}</h2>{body}</section>'
+def _section(sid: str, title: str, body: str) -> tuple[str, str, str]:
+    """One section of the page: (id for the navigation, heading, HTML body)."""
+    return sid, title, body
 
 
 def _num(v) -> str:
@@ -272,11 +273,10 @@ def write_report(run_dir, model=None, test_images=None, test_labels=None, *, met
 
 
 def _model_sections(model, test_images, test_labels, meta, class_names, matrix, preprocess,
-                    max_eval) -> list[str]:
+                    max_eval) -> list[tuple[str, str, str]]:
     raw = np.asarray(test_images)[:max_eval]
     x = (preprocess or (lambda a: _preprocess(a, meta)))(raw)
     out = []
-    pred = None
     if test_labels is not None:
         y = np.asarray(test_labels)[:max_eval].astype(np.int64)
         pred = predict_classes(model, x)
@@ -334,13 +334,14 @@ def _features(model, image, class_names) -> str:
     return body
 
 
-def _page(title: str, sections: list[str]) -> str:
-    ids = [(s.split('"')[1], s.split("<h2>")[1].split("</h2>")[0]) for s in sections]
-    nav = "".join(f'<a href="#{i}">{t}</a>' for i, t in ids)
+def _page(title: str, sections: list[tuple[str, str, str]]) -> str:
+    nav = "".join(f'<a href="#{sid}">{_esc(head)}</a>' for sid, head, _ in sections)
+    body = "\n".join(f'<section id="{sid}"><h2>{_esc(head)}</h2>{html_}</section>'
+                     for sid, head, html_ in sections)
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<title>striate report: {_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n"
             f"<body>\n<main>\n<header><h1>striate report: {_esc(title)}</h1>"
             f"<p class=\"sub\">generated {when}</p></header>\n<nav>{nav}</nav>\n"
-            + "\n".join(sections) + "\n</main>\n</body>\n</html>\n")
+            f"{body}\n</main>\n</body>\n</html>\n")
