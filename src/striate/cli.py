@@ -14,6 +14,7 @@ from .data import DataLoader
 from .checkpoint import UserError, build_model, load_model
 from .summary import summary
 from .train import NonFiniteLossError, evaluate, fit, predict
+from .quantum import cli as qcnn_cli
 from .viz import cli as viz_cli
 
 DATA_CHOICES = ("mnist", "fashion-mnist", "cifar10", "sample")
@@ -211,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=cmd_models)
-    viz_cli.add_parser(sub)  # show filters|features|rf|gradcam, report
+    viz_cli.add_parser(sub)
+    qcnn_cli.add_parser(sub)  # qcnn phases|plateaus  # show filters|features|rf|gradcam, report
     return p
 
 

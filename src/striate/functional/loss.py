@@ -41,6 +41,10 @@ def _grad_scale(gy, reduction: str, shape, denom=None):
     """d(reduced loss)/d(per-element loss), broadcast to ``shape``."""
     if reduction == "none":
         return gy
+    if reduction == "mean" and denom is not None and denom == 0:
+        # every target ignored (or weighted 0): the loss is 0/0 = NaN but depends on no input;
+        # torch gives zeros too when all are ignored
+        return xp.zeros(shape, dtype=gy.dtype)
     n = 1 if reduction == "sum" else (xp.prod(shape, dtype=xp.int64) if denom is None else denom)
     with xp.errstate(invalid="ignore", divide="ignore"):
         return xp.broadcast_to(gy / n, shape)
