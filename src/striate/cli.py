@@ -212,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=cmd_models)
-    viz_cli.add_parser(sub)
-    qcnn_cli.add_parser(sub)  # qcnn phases|plateaus  # show filters|features|rf|gradcam, report
+    viz_cli.add_parser(sub)  # show filters|features|rf|gradcam, report
+    qcnn_cli.add_parser(sub)  # qcnn phases|plateaus
     return p
 
 
