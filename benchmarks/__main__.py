@@ -15,6 +15,7 @@ when ``--output`` is given, so they never overwrite the full results.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 import time
@@ -36,9 +37,10 @@ CASES = {
     "lenet-memory": ("memory", "lenet5"),
     "resnet20-memory": ("memory", "resnet20"),
 }
-# per-side round length in seconds and the most steps/passes per round: (target, most)
-FULL = {"lenet5": (5.0, 100), "resnet20": (8.0, 20), "resnet18": (5.0, 10),
-        "mobilenet_v2": (5.0, 10), "conv": (0.5, 50)}
+# full run: each side's round lasts about `target` seconds, at most `most` steps/passes/calls
+FULL = {"lenet-train": (5.0, 100), "resnet20-train": (6.0, 20), "lenet-infer": (2.0, 100),
+        "resnet20-infer": (3.0, 20), "resnet18-infer": (3.0, 10),
+        "mobilenet_v2-infer": (3.0, 10), "conv-layers": (0.3, 50)}
 QUICK_BATCH = {"resnet20": 16, "resnet18": 2, "mobilenet_v2": 2}
 # the nets whose conv shapes are timed: (model, input shape, batch)
 CONV_NETS = (("lenet5", (1, 28, 28), 128), ("resnet20", (3, 32, 32), 128),
@@ -52,6 +54,7 @@ def conv_layers(quick: bool) -> list[dict]:
     Every distinct shape of LeNet-5, ResNet-20 and resnet18; of mobilenet_v2 the stem, every
     distinct depthwise layer and its first and last 1x1 convolution (the other 1x1 layers are
     plain matrix products of the same kind). ``quick``: LeNet conv2 and ResNet-20's 64-channel 3x3.
+    ``first`` marks a net's first convolution, whose input (the image) needs no gradient.
     """
     import torch
 
@@ -61,18 +64,18 @@ def conv_layers(quick: bool) -> list[dict]:
     for net, shape, batch in CONV_NETS[:2] if quick else CONV_NETS:
         model, found = torch_models.build(net), {}
 
-        def hook(mod, inputs, _out, name=""):
+        def record(name, mod, inputs, _out, found=found):
             key = (mod.in_channels, mod.out_channels, inputs[0].shape[2], mod.kernel_size[0],
                    mod.stride[0], mod.padding[0], mod.groups, mod.bias is not None)
             found.setdefault(key, name)
 
         for name, mod in model.named_modules():
             if isinstance(mod, torch.nn.Conv2d):
-                mod.register_forward_hook(lambda m, i, o, name=name: hook(m, i, o, name))
+                mod.register_forward_hook(functools.partial(record, name))
         with torch.no_grad():
             model(torch.zeros((1, *shape)))
         rows = [dict(net=net, name=n, N=batch, C=k[0], OC=k[1], H=k[2], k=k[3], s=k[4], p=k[5],
-                     g=k[6], bias=k[7]) for k, n in found.items()]
+                     g=k[6], bias=k[7], first=i == 0) for i, (k, n) in enumerate(found.items())]
         if net == "mobilenet_v2":
             ones = [r for r in rows if r["k"] == 1]
             rows = [r for r in rows if r["k"] > 1] + [ones[0], ones[-1]]
@@ -84,7 +87,11 @@ def conv_layers(quick: bool) -> list[dict]:
 
 
 def _conv_runs(L: dict):
-    """{(side, phase): callable} for one layer; phase 0 forward (no grad), 1 forward+backward."""
+    """{(side, phase): callable} for one layer, and its forward FLOPs.
+
+    Phase 0 is the forward without autograd; phase 1 forward and backward, computing the
+    gradients training needs: weight, bias, and input unless the layer is its net's first.
+    """
     import numpy as np
     import striate
     import striate.functional as F
@@ -99,8 +106,9 @@ def _conv_runs(L: dict):
         arrays.append(rng.standard_normal(OC, dtype=np.float32))
     gy = rng.standard_normal((N, OC, OH, OH), dtype=np.float32)
     kw = dict(stride=L["s"], padding=L["p"], groups=g)
-    ss = [striate.tensor(a, requires_grad=True) for a in arrays]
-    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    grad = [not L["first"]] + [True] * (len(arrays) - 1)
+    ss = [striate.tensor(a, requires_grad=r) for a, r in zip(arrays, grad)]
+    ts = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, grad)]
     gyt = torch.from_numpy(gy)
 
     def s_fwd():
@@ -129,20 +137,20 @@ def _conv_runs(L: dict):
 def bench_conv(L: dict, ceiling: float, rounds: int, target: float, most: int) -> list[str]:
     """One row of the conv table: GFLOP/s, % of the matmul ceiling, ratio, fwd and fwd+bwd."""
     fns, flops = _conv_runs(L)
-    calls = {}
-    for key, fn in fns.items():
-        fn()  # warm-up
-        calls[key] = common.calls_for(common.timed(fn), target, most)
-    runs = {key: (lambda fn=fn, n=calls[key]: [fn() for _ in range(n)]) for key, fn in fns.items()}
-    secs = {key: common.median(t) / calls[key] for key, t in common.interleave(runs, rounds).items()}
+    calls = {key: common.warm_up(fn, target, most) for key, fn in fns.items()}
+    runs = {key: (lambda fn=fn, n=calls[key]: [fn() for _ in range(n)])
+            for key, fn in fns.items()}
+    times = common.interleave(runs, rounds)
+    secs = {key: common.median(t) / calls[key] for key, t in times.items()}
     cells = []
-    for phase, mult in ((0, 1), (1, 3)):  # backward: two more products of the forward's size
+    # backward: one product of the forward's size per gradient (input, weight)
+    for phase, mult in ((0, 1), (1, 2 if L["first"] else 3)):
         s, t = (mult * flops / secs[side, phase] / 1e9 for side in common.SIDES)
         cells += [f"{s:.1f} ({100 * s / ceiling:.0f}%)", f"{t:.1f} ({100 * t / ceiling:.0f}%)",
                   f"{s / t:.2f}x"]
     kind = "depthwise " if L["g"] > 1 and L["g"] == L["C"] else ""
     label = (f"{L['net']} {L['name']}: {kind}{L['k']}x{L['k']}/{L['s']} {L['C']}->{L['OC']} "
-             f"@{L['H']}x{L['H']}")
+             f"@{L['H']}x{L['H']}" + (" (first layer)" if L["first"] else ""))
     big3x3 = L["k"] == 3 and L["g"] == 1 and L["C"] >= 64
     return [label, str(L["N"])] + cells + [">= 60% fwd+bwd" if big3x3 else ""]
 
@@ -154,7 +162,7 @@ CONV_HEADER = ["layer", "batch", "striate fwd GFLOP/s (% ceil)", "PyTorch fwd", 
 # ---- the run ----
 def run_case(name: str, quick: bool, rounds: int, threads: int) -> Result:
     kind, model = CASES[name]
-    target, most = (0.0, 1) if quick else FULL[model]
+    target, most = (0.0, 1) if quick else FULL.get(name, (0.0, 1))
     batch = QUICK_BATCH.get(model) if quick else None
     if kind == "train":
         from .train import bench_train
@@ -169,7 +177,28 @@ def run_case(name: str, quick: bool, rounds: int, threads: int) -> Result:
     return bench_memory(model, batch or 128, 1 if quick else 2, threads)
 
 
-def write_results(path: Path, header, results, conv_rows, ceiling, wall: float) -> None:
+def _echo(cells: list[str], since: float) -> None:
+    print("| " + " | ".join(cells) + f" |  ({time.perf_counter() - since:.0f} s)", flush=True)
+
+
+def run_conv(quick: bool, rounds: int, n: int) -> tuple[float, list[list[str]]]:
+    """The matmul ceiling and the conv table's rows, printed as they come."""
+    from .ops import matmul_ceiling
+
+    ceiling = matmul_ceiling(n, 3 if quick else 5)
+    print(f"float32 matmul ceiling ({n}^3): {ceiling:.1f} GFLOP/s")
+    print("| " + " | ".join(CONV_HEADER) + " |", flush=True)
+    target, most = (0.0, 1) if quick else FULL["conv-layers"]
+    rows = []
+    for L in conv_layers(quick):
+        t = time.perf_counter()
+        rows.append(bench_conv(L, ceiling, rounds, target, most))
+        _echo(rows[-1], t)
+    return ceiling, rows
+
+
+def write_results(path: Path, header, results, conv_rows, ceiling, wall: float,
+                  n: int) -> None:
     out = ["# striate benchmark results", "",
            "Written by `python -m benchmarks` (see `benchmarks/__main__.py`); every figure is what "
            "that run measured, nothing is edited by hand. Rerun with `make bench`.", "",
@@ -180,9 +209,11 @@ def write_results(path: Path, header, results, conv_rows, ceiling, wall: float) 
                 "memory (MiB).", "", common.table([r.cells() for r in results], common.HEADER), ""]
     if conv_rows:
         out += ["## conv2d per layer", "",
-                f"float32 matmul ceiling (2048^3 NumPy matmul, `benchmarks.ops.matmul_ceiling`): "
+                f"float32 matmul ceiling ({n}^3 NumPy matmul, `benchmarks.ops.matmul_ceiling`): "
                 f"{ceiling:.1f} GFLOP/s. Forward runs without autograd; forward+backward computes "
-                "the input, weight (and bias) gradients and counts 3x the forward FLOPs.", "",
+                "the weight (and bias) gradients and the input gradient, except for a net's "
+                "first layer whose input is the image, and counts 3x (first layers 2x) the "
+                "forward FLOPs.", "",
                 common.table(conv_rows, CONV_HEADER), ""]
     out += ["## How it was measured", "",
             "- Both sides run in this one process, interleaved (striate, PyTorch, striate, ...) "
@@ -208,6 +239,7 @@ def main(argv=None) -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="results file (default benchmarks/RESULTS.md for a full run)")
     args = parser.parse_args(argv)
+    start = time.perf_counter()
     if args.list:
         print("\n".join(CASES))
         return
@@ -221,7 +253,6 @@ def main(argv=None) -> None:
         import torch  # noqa: F401  (loaded before set_threads so its thread count is set too)
     except ImportError:
         sys.exit("benchmarks: PyTorch is needed for the comparison (pip install torch==2.13.0)")
-    start = time.perf_counter()
     common.set_threads(args.threads)
     command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
     header = common.machine(args.threads, command.strip())
@@ -231,29 +262,19 @@ def main(argv=None) -> None:
         print("quick smoke run: 1 step per round, small batches; numbers are not comparable")
     print("| " + " | ".join(common.HEADER) + " |", flush=True)
     results, conv_rows, ceiling = [], [], float("nan")
+    n = 1024 if args.quick else 2048  # the matmul ceiling's size
     for name in names:
-        if CASES[name][0] == "conv":
-            from .ops import matmul_ceiling
-
-            ceiling = matmul_ceiling(1024, 3) if args.quick else matmul_ceiling()
-            print(f"float32 matmul ceiling: {ceiling:.1f} GFLOP/s")
-            print("| " + " | ".join(CONV_HEADER) + " |", flush=True)
-            target, most = (0.0, 1) if args.quick else FULL["conv"]
-            for L in conv_layers(args.quick):
-                t = time.perf_counter()
-                conv_rows.append(bench_conv(L, ceiling, args.rounds, target, most))
-                print("| " + " | ".join(conv_rows[-1]) + f" |  ({time.perf_counter() - t:.0f} s)",
-                      flush=True)
-            continue
         t = time.perf_counter()
+        if CASES[name][0] == "conv":
+            ceiling, conv_rows = run_conv(args.quick, args.rounds, n)
+            continue
         results.append(run_case(name, args.quick, args.rounds, args.threads))
-        print("| " + " | ".join(results[-1].cells()) + f" |  ({time.perf_counter() - t:.0f} s)",
-              flush=True)
+        _echo(results[-1].cells(), t)
     wall = time.perf_counter() - start
     print(f"suite wall time: {wall:.0f} s")
     out = args.output or (RESULTS if not (args.quick or wanted) else None)
     if out is not None:
-        write_results(out, header, results, conv_rows, ceiling, wall)
+        write_results(out, header, results, conv_rows, ceiling, wall, n)
         print(f"wrote {out}")
 
 

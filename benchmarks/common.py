@@ -113,6 +113,18 @@ def calls_for(seconds_per_call: float, target: float, most: int) -> int:
     return max(1, min(most, round(target / max(seconds_per_call, 1e-9))))
 
 
+def warm_up(fn: Callable[[], object], target: float, most: int) -> int:
+    """Warm ``fn`` up and return how many calls make a round of about ``target`` seconds.
+
+    One call, or two when the first took under a second (the first pays for allocation and
+    library start-up); the count comes from the last call's time (see :func:`calls_for`).
+    """
+    t = timed(fn)
+    if t < 1.0:
+        t = timed(fn)
+    return calls_for(t, target, most)
+
+
 # ---- memory ----
 def _status_mb(field: str) -> float | None:
     """A ``Vm*`` field of /proc/self/status in MiB (None off Linux)."""

@@ -74,10 +74,8 @@ def bench_inference(name: str, batch: int | None = None, rounds: int = 3,
         with torch.inference_mode():
             out["torch"] = tmodel(xt)
 
-    k = {}
-    for side, fn in (("striate", s_pass), ("torch", t_pass)):
-        fn()  # warm-up: allocations, BLAS and oneDNN start-up
-        k[side] = common.calls_for(common.timed(fn), target, most)
+    k = {side: common.warm_up(fn, target, most)
+         for side, fn in (("striate", s_pass), ("torch", t_pass))}
     runs = {"striate": lambda: [s_pass() for _ in range(k["striate"])],
             "torch": lambda: [t_pass() for _ in range(k["torch"])]}
     times = common.interleave(runs, rounds)

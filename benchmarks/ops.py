@@ -43,10 +43,13 @@ def threads() -> int:
     return os.cpu_count() or 1
 
 
+clock = time.perf_counter  # --cpu-time swaps in time.process_time
+
+
 def timed(fn) -> float:
-    t = time.perf_counter()
+    t = clock()
     fn()
-    return time.perf_counter() - t
+    return clock() - t
 
 
 def matmul_ceiling(n: int = 2048, repeat: int = 5) -> float:
@@ -106,13 +109,19 @@ def measure(cases, repeat: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by this process's CPU time (meaningful with "
+                             "OPENBLAS_NUM_THREADS=1: robust to other processes on the cores)")
     args = parser.parse_args(argv)
+    global clock
+    clock = time.process_time if args.cpu_time else time.perf_counter
     nt = threads()
     if torch is not None:
         torch.set_num_threads(nt)
     ceiling = matmul_ceiling()
     print(f"float32 matmul ceiling (2048^3 numpy): {ceiling:.0f} GFLOP/s, {nt} threads, "
-          f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ""))
+          f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
+          + (", CPU time" if args.cpu_time else ", wall time"))
     print()
     head = "| layer (batch 128 unless noted) | fwd GFLOP/s | fwd % ceil |"
     head += " torch fwd | fwd ratio |" if torch else ""

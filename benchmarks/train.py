@@ -135,7 +135,7 @@ def bench_train(name: str, batch: int = 128, rounds: int = 3, steps: int | None 
         batch (int, default 128): images per step.
         rounds (int, default 3): timed rounds per side; the figure is the median.
         steps (int, optional): steps per round, the same on both sides. None sizes each side's
-            round to about ``target`` seconds (at most ``most`` steps) from a warm-up step.
+            round to about ``target`` seconds (at most ``most`` steps) from the warm-up.
         data: (images, labels, description), default MNIST for lenet5, random for resnet20.
     """
     title, shape, lr = MODELS[name]
@@ -144,11 +144,9 @@ def bench_train(name: str, batch: int = 128, rounds: int = 3, steps: int | None 
     check_start(name, smodel, tmodel, images)
     step = {"striate": striate_stepper(smodel, images, labels, batch, lr),
             "torch": torch_stepper(tmodel, images, labels, batch, lr)}
-    k = {}
-    for side, fn in step.items():  # warm-up: the first step allocates, the second is typical
-        fn()
-        per_step = common.timed(fn)
-        k[side] = steps or common.calls_for(per_step, target, most)
+    k = {side: common.warm_up(fn, target, most) for side, fn in step.items()}
+    if steps:
+        k = dict.fromkeys(k, steps)
     runs = {side: (lambda fn=fn, n=k[side]: [fn() for _ in range(n)]) for side, fn in step.items()}
     times = common.interleave(runs, rounds)
     rate = {side: k[side] * batch / common.median(t) for side, t in times.items()}

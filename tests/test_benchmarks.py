@@ -1,4 +1,4 @@
-"""The benchmark suite runs end to end and prints a striate/PyTorch ratio (never checks a timing)."""
+"""The benchmark suite runs end to end and prints a striate/PyTorch ratio (no timing is checked)."""
 import re
 import subprocess
 import sys

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import striate
+import striate.checkpoint
 from striate.cli import main
 
 MNIST_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
@@ -22,7 +23,7 @@ def run_cli(*args, cwd=None):
 
 
 def test_help_on_every_subcommand_exits_zero():
-    for cmd in ("train", "evaluate", "predict", "summary", "models"):
+    for cmd in ("train", "evaluate", "predict", "summary", "models", "export", "show", "report", "qcnn"):
         code, out, _ = run_cli(cmd, "--help")
         assert code == 0, cmd
         assert "usage: striate " + cmd in out
@@ -116,3 +117,12 @@ def test_train_evaluate_predict_end_to_end_on_sample(tmp_path, capsys):
     assert main(["predict", str(out / "last.ckpt"), str(png)]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"{png}: {test.labels[0]} (")
+    # export rebuilds the model too, and onnxruntime agrees with striate on the digit
+    import onnxruntime
+
+    assert main(["export", str(out / "last.ckpt"), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    model, meta = striate.checkpoint.load_model(str(out / "last.ckpt"))
+    x = ((test.images[:3] / 255.0 - meta["mean"][0]) / meta["std"][0]).astype(np.float32)
+    sess = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(got, model(striate.tensor(x)).data, atol=1e-4)

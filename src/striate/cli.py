@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from . import backend, data, models, optim, viz
+from . import backend, data, models, onnx, optim, viz
 from .data import DataLoader
 from .checkpoint import UserError, build_model, load_model
 from .summary import summary
@@ -148,6 +148,15 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    model, meta = load_model(args.checkpoint)
+    shape = meta.get("input_shape") or list(model.input_shape)
+    x = backend.xp.zeros((1, *shape), dtype=backend.default_dtype)
+    onnx.export(model, x, args.onnx, opset=args.opset)
+    print(f"wrote {args.onnx} ({meta['model']}, input (N, {', '.join(map(str, shape))}), opset {args.opset})")
+    return 0
+
+
 def cmd_models(args) -> int:
     print("\n".join(models.list_models()))
     return 0
@@ -209,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model")
     s.add_argument("--input-shape", type=_positive_int, nargs=3, metavar=("C", "H", "W"))
     s.set_defaults(func=cmd_summary)
+
+    x = sub.add_parser("export", help="write a checkpoint's model as ONNX (needs striate[onnx])")
+    x.add_argument("checkpoint")
+    x.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    x.add_argument("--opset", type=_positive_int, default=17)
+    x.set_defaults(func=cmd_export)
 
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=cmd_models)

@@ -125,7 +125,15 @@ class Tensor:
             if g.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {g.shape}, expected {self.shape}")
         grads = {id(self): g}
-        for t in _topological_order(self):
+        # ids of the tensors whose pending gradient is a sum this pass allocated: nothing else
+        # holds that array, so further contributions are added into it in place
+        owned: set[int] = set()
+        # consumers first; popping drops each tensor (and, once its consumers have released
+        # their saved arrays, its activation) as soon as its own backward has run
+        order = _topological_order(self)
+        order.reverse()
+        while order:
+            t = order.pop()
             g = grads.pop(id(t), None)
             if g is None:
                 continue
@@ -136,7 +144,8 @@ class Tensor:
                     "backward once)"
                 )
             if t._ctx is None or t._retains_grad:
-                t._accumulate(g)
+                t._accumulate(g, id(t) in owned and t._ctx is None)
+            owned.discard(id(t))
             if t._ctx is None:
                 continue
             ctx = t._ctx
@@ -151,18 +160,28 @@ class Tensor:
                         f"{type(ctx).__name__}.backward returned a gradient of shape {gp.shape} "
                         f"for an input of shape {p.shape}"
                     )
-                prev = grads.get(id(p))
-                grads[id(p)] = gp if prev is None else prev + gp
+                key = id(p)
+                prev = grads.get(key)
+                if prev is None:
+                    grads[key] = gp
+                elif key in owned and prev.ndim and prev.dtype == xp.result_type(prev, gp):
+                    prev += gp  # (a 0-d sum is a NumPy scalar, immutable: not in place)
+                else:
+                    grads[key] = prev + gp
+                    owned.add(key)
             ctx.release()
             t._ctx = _FREED
+            del ctx, in_grads, g
 
-    def _accumulate(self, g) -> None:
+    def _accumulate(self, g, owned: bool = False) -> None:
+        """Add ``g`` into ``.grad``; ``owned``: nobody else holds ``g``, so it need not be copied."""
         if g.dtype != self.dtype:
-            g = g.astype(self.dtype)
+            g, owned = g.astype(self.dtype), True
         if self.grad is None:
-            # always copy: one gradient array can reach several leaves (a + b) or be the caller's
-            # own array, and an in-place update of one .grad (clipping) must not change another
-            self.grad = Tensor(g.copy())
+            # copy unless owned: one gradient array can reach several leaves (a + b) or be the
+            # caller's own array, and an in-place update of one .grad (clipping) must not
+            # change another
+            self.grad = Tensor(g if owned else g.copy())
         else:
             self.grad = Tensor(self.grad.data + g)
 
@@ -315,6 +334,8 @@ def _check_reshape(src, dst) -> tuple[int, ...]:
     dst = tuple(int(d) for d in dst)
     if any(d < -1 for d in dst):
         raise ValueError("dimensions must be non-negative (or -1 for one inferred dimension)")
+    if any(d > xp.iinfo(xp.intp).max for d in dst):  # even with no elements (a 0 elsewhere)
+        raise ValueError(f"a dimension is larger than {xp.iinfo(xp.intp).max}")
     if dst.count(-1) > 1:
         raise ValueError("only one dimension can be -1")
     n, known = math.prod(src), math.prod(d for d in dst if d != -1)  # exact, never overflows
@@ -347,12 +368,15 @@ def apply(fn_cls: type[Function], *inputs, **hyper) -> Tensor:
 
     Inputs are Tensors or ``None`` (an absent optional input such as a bias).
     """
-    needs = tuple(t is not None and t.requires_grad for t in inputs)
+    if is_grad_enabled():
+        needs = tuple(t is not None and t.requires_grad for t in inputs)
+    else:  # no graph will be built: no kernel needs to save anything for a backward
+        needs = (False,) * len(inputs)
     fn = fn_cls(needs)
-    y = fn.forward(*(None if t is None else t.data for t in inputs), **hyper)
+    y = fn.forward(*[None if t is None else t.data for t in inputs], **hyper)
     out = Tensor.__new__(Tensor)
     out.data, out.grad, out._retains_grad = y, None, False
-    if any(needs) and is_grad_enabled():
+    if True in needs:
         fn.parents = inputs
         out._ctx, out.requires_grad = fn, True
     else:

@@ -132,7 +132,9 @@ def test_conv_transpose2d_gradcheck(rng, kw):
 # ---- torch parity (float64, rtol 1e-7) over seeded random configurations ----
 def random_conv2d_config(r):
     groups = int(r.choice([1, 1, 2, 3]))
-    cg, ocg = int(r.integers(1, 4)), int(r.integers(1, 4))
+    wide = r.random() < 0.3  # >= 16 channels take other kernels (gathered input gradient)
+    cg = int(r.integers(8, 17)) if wide else int(r.integers(1, 4))
+    ocg = int(r.integers(1, 4))
     kh, kw = int(r.integers(1, 5)), int(r.integers(1, 5))
     dil = (int(r.integers(1, 3)), int(r.integers(1, 3)))
     mode = ["int", "pair", "same", "valid"][int(r.integers(0, 4))]
@@ -256,25 +258,37 @@ def test_input_grad_is_full_convolution_with_rotated_kernel(rng):
                                rtol=1e-10)
     # col2im (scatter gy @ w back onto the patches) is the same thing
     g = _im2col.Geometry((1, 1), (0, 0, 0, 0), (1, 1), 1)
-    gcol = gy.transpose(0, 2, 3, 1).reshape(-1, 4) @ w.transpose(0, 2, 3, 1).reshape(4, -1)
+    gcol = np.einsum("nopq,ocij->ijnpqc", gy, w)  # (KH, KW, N, OH, OW, C): gy @ w per offset
     gx = np.zeros((2, 6, 5, 3))
-    _im2col.col2im(gcol.reshape(1, 2, 4, 4, 3, 2, 3), gx, g)
+    _im2col.col2im(gcol[:, :, None], gx, g)
     np.testing.assert_allclose(gx.transpose(0, 3, 1, 2), xs.grad.data, rtol=1e-10)
 
 
-@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(padding=4), dict(dilation=2)])
-def test_input_grad_scatter_and_gather_paths_agree(rng, kw):
-    # stride 1 gathers (full convolution); stride > 1 or padding > span scatters (col2im)
-    x, w = randn(rng, 2, 4, 7, 7), randn(rng, 6, 2, 3, 3)
+@pytest.mark.parametrize("C", [4, 16])
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(padding=4), dict(dilation=2),
+                                dict(padding="same"), dict(padding=(1, 0))])
+def test_input_grad_scatter_and_gather_paths_match_torch(rng, C, kw):
+    # stride 1 from 16 channels gathers (a full convolution); otherwise col2im scatters
+    x, w = randn(rng, 2, C, 7, 6), randn(rng, 6, C // 2, 3, 2)
     g = _conv_args("conv2d", x, w, None, kw.get("stride", 1), kw.get("padding", 0),
                    kw.get("dilation", 1), 2, 2)[3]
     y = F.conv2d(x, w, groups=2, **kw)
     gy = randn(rng, *y.shape)
-    gathers = _im2col._full_pads(gy.transpose(0, 2, 3, 1), w, g, 7, 7) is not None
-    assert gathers == ("dilation" in kw)
+    full = _im2col._full_pads(gy.transpose(0, 2, 3, 1), w, g, 7, 6)
+    assert (full is not None) == ("stride" not in kw and kw.get("padding") != 4)
     expected = run_torch(tF.conv2d, x, w, None, gy, groups=2, **kw)[1]
-    gx = _im2col.conv_grad_input(gy.transpose(0, 2, 3, 1), w, g, 7, 7)
+    gx = _im2col.conv_grad_input(gy.transpose(0, 2, 3, 1), w, g, 7, 6)
     np.testing.assert_allclose(gx.transpose(0, 3, 1, 2), expected, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(dilation=2, output_padding=1),
+                                dict(padding=(0, 1), groups=2)])
+def test_conv_transpose2d_16_output_channels_matches_torch(rng, kw):
+    # from 16 output channels the stride-1 forward gathers instead of scattering
+    groups = kw.get("groups", 1)
+    x, w, b = randn(rng, 2, 4, 5, 4), randn(rng, 4, 16 // groups, 3, 3), randn(rng, 16)
+    y, gy, *grads = run(F.conv_transpose2d, x, w, b, **kw)
+    assert_all_close((y, *grads), run_torch(tF.conv_transpose2d, x, w, b, gy, **kw))
 
 
 # ---- fast paths equal the general im2col path ----

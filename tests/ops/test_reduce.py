@@ -107,7 +107,7 @@ def test_bad_axis_is_a_clear_error():
         x.var(axis=1.0)
     with pytest.raises(TypeError, match=r"sum: axis must be an int or a tuple of ints, got True"):
         x.sum(axis=True)
-    with pytest.raises(ValueError, match=r"max: cannot reduce an empty array"):
+    with pytest.raises(ValueError, match=r"max: cannot reduce an empty (array|axis)"):
         tensor(np.zeros((0, 3))).max()
 
 

@@ -277,12 +277,14 @@ def _constant(v, x: Tensor, op: str, name: str):
     v = v.data if isinstance(v, Tensor) else xp.asarray(v)
     if v.dtype.kind not in "biuf":
         raise TypeError(f"{op}: {name} must be numeric, got dtype {v.dtype}")
-    try:
-        xp.broadcast_shapes(v.shape, x.shape)
+    try:  # to the input's shape: a larger weight would change the shape of the loss
+        fits = xp.broadcast_shapes(v.shape, x.shape) == x.shape
     except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"{op}: {name} of shape {v.shape} does not broadcast to input of shape {x.shape}"
-        ) from None
+        )
     return Tensor(v.astype(x.dtype, copy=False))
 
 

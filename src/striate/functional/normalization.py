@@ -31,22 +31,74 @@ def _number(v, op: str, name: str) -> float:
 
 
 # ---- batch norm ----
-def _channel_sum(a3):
-    """Sum of an (N, C, L) array over axes 0 and 2 (sum over N first: contiguous rows)."""
-    return a3.sum(axis=0).sum(axis=1)
+class _Channels:
+    """Per-channel arithmetic on an (N, C, ...) array in the memory layout it already has.
+
+    NCHW memory is viewed as (N, C, L), per-channel vectors broadcast as (C, 1). Channels-last
+    memory (what the convolutions return, and any (N, C) input) is viewed as (M / r, r * C)
+    rows with the vectors tiled r times, so that every ufunc runs long inner loops instead of
+    one of C elements per pixel. Nothing is copied unless an array's memory is in neither layout.
+    """
+
+    def __init__(self, x):
+        N, C, *S = x.shape
+        self.shape, self.C = x.shape, C
+        self.r = 0  # 0: the (N, C, L) view; else the tiling of the channels-last view
+        last = xp.moveaxis(x, 1, -1)
+        if last.flags.c_contiguous and (x.ndim == 2 or not x.flags.c_contiguous):
+            M, r = x.size // C, 1
+            while M % (2 * r) == 0 and 2 * r * C <= 4096:  # M == 0: the bound stops it
+                r *= 2
+            self.r, self.view_shape = r, (M // r, r * C)
+        else:
+            self.view_shape = (N, C, math.prod(S))  # not -1: that is ambiguous for N == 0
+
+    def view(self, a):
+        """``a`` (shaped like x) in this layout; a copy only if its memory is laid out otherwise."""
+        if self.r:
+            return xp.ascontiguousarray(xp.moveaxis(a, 1, -1)).reshape(self.view_shape)
+        return xp.ascontiguousarray(a).reshape(self.view_shape)
+
+    def unview(self, a):
+        """The inverse of :meth:`view`: an array of x's shape (and layout)."""
+        if self.r:
+            N, C, *S = self.shape
+            return xp.moveaxis(a.reshape(N, *S, C), -1, 1)
+        return a.reshape(self.shape)
+
+    def vec(self, v):
+        """A per-channel vector (C,) shaped to broadcast against a view."""
+        return xp.tile(v, self.r) if self.r else v[:, None]
+
+    def sum(self, a):
+        """Per-channel sum of a view."""
+        if self.r:
+            return a.sum(axis=0).reshape(self.r, self.C).sum(axis=0)
+        return a.sum(axis=0).sum(axis=1)  # sum over N first: contiguous rows
+
+    def dot(self, a, b):
+        """Per-channel sum of ``a * b`` over two views, with no temporary."""
+        if self.r:
+            return xp.einsum("mk,mk->k", a, b).reshape(self.r, self.C).sum(axis=0)
+        return xp.einsum("ncl,ncl->c", a, b)
 
 
 class BatchNorm(Function):
-    """y = (x - mean) / sqrt(var + eps) * w + b, statistics over every axis except 1."""
+    """y = (x - mean) / sqrt(var + eps) * w + b, statistics over every axis except 1.
+
+    Training keeps xc = x - mean (it replaces x, which is then free) and backward turns that
+    buffer into the input gradient; evaluation is two passes, y = x * scale + shift.
+    """
 
     def forward(self, x, w, b, running_mean, running_var, training, momentum, eps):
-        N, C = x.shape[:2]
-        x3 = x.reshape(N, C, math.prod(x.shape[2:]))  # not -1: that is ambiguous for N == 0
-        M = N * x3.shape[2]
+        cv = self.cv = _Channels(x)
+        a, M = cv.view(x), x.size // x.shape[1]
+        need_x, need_w, _ = self.needs_input_grad
+        self.training, self.M = training, M
         if training:
-            mean = _channel_sum(x3) / M
-            xc = x3 - mean[:, None]
-            var = xp.einsum("ncl,ncl->c", xc, xc) / M
+            mean = cv.sum(a) / M
+            xc = a - cv.vec(mean)
+            var = cv.dot(xc, xc) / M
             if running_mean is not None:  # PyTorch: the running variance is the unbiased one
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -55,39 +107,48 @@ class BatchNorm(Function):
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
-            xc = x3 - mean[:, None]
         inv_std = 1 / xp.sqrt(var + eps)
         scale = inv_std if w is None else w * inv_std
-        y = xc
-        y *= scale[:, None]
+        if not training:
+            shift = -mean * scale if b is None else b - mean * scale
+            y = xp.multiply(a, cv.vec(scale))
+            y += cv.vec(shift)
+            self.save_for_backward(a if need_w else None, mean, inv_std, w)
+            return cv.unview(y)
+        if need_x or need_w:
+            y = xp.multiply(xc, cv.vec(scale))
+            self.save_for_backward(xc, mean, inv_std, w)
+        else:  # no backward: normalize in place
+            y = xc
+            y *= cv.vec(scale)
         if b is not None:
-            y += b[:, None]
-        self.save_for_backward(x3, mean, inv_std, w)
-        self.training, self.M = training, M
-        return y.reshape(x.shape)
+            y += cv.vec(b)
+        return cv.unview(y)
 
     def backward(self, gy):
-        x3, mean, inv_std, w = self.saved_tensors
-        gy3 = gy.reshape(x3.shape)
+        xc, mean, inv_std, w = self.saved_tensors
+        cv, g = self.cv, self.cv.view(gy)
         need_x, need_w, need_b = self.needs_input_grad
         batch_stats = need_x and self.training
-        gb = _channel_sum(gy3) if need_b or batch_stats else None
+        gb = cv.sum(g) if need_b or batch_stats else None
         gw = gx = None
         if need_w or batch_stats:
-            xc = x3 - mean[:, None]
-            gw = xp.einsum("ncl,ncl->c", gy3, xc) * inv_std  # sum(gy * xhat)
+            if not self.training:  # evaluation saved x itself
+                xc = xc - cv.vec(mean)
+            gw = cv.dot(g, xc) * inv_std  # sum(gy * xhat)
         if need_x:
-            k = (inv_std if w is None else w * inv_std)[:, None]
+            k = cv.vec(inv_std if w is None else w * inv_std)
             if batch_stats:
                 # dL/dx = w * inv_std * (gy - mean(gy) - xhat * mean(gy * xhat)), in xc's buffer
+                # (backward runs once: the graph is freed after it)
                 gx = xc
-                gx *= -(inv_std * gw / self.M)[:, None]
-                gx += gy3
-                gx -= (gb / self.M)[:, None]
+                gx *= cv.vec(-(inv_std * gw / self.M))
+                gx += g
+                gx -= cv.vec(gb / self.M)
                 gx *= k
             else:  # running statistics are constants: dL/dx = w * inv_std * gy
-                gx = gy3 * k
-            gx = gx.reshape(gy.shape)
+                gx = g * k
+            gx = cv.unview(gx)
         return gx, (gw if need_w else None), (gb if need_b else None)
 
 

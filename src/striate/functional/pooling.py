@@ -472,7 +472,8 @@ def _adaptive_size(op, x, output_size) -> tuple[int, int]:
     OH, OW = _pair(size, op, "output_size")
     if OH < 1 or OW < 1:
         raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
-    check_alloc(op, "output", x.shape[:2] + (OH, OW), x.dtype)
+    # one map at least, even for an empty batch: the pooling matrices are as large as a map
+    check_alloc(op, "output", (max(x.shape[0], 1), max(x.shape[1], 1), OH, OW), x.dtype)
     check_alloc(op, "pooling matrix", (max(OH, OW), max(x.shape[2:])), x.dtype)
     return OH, OW
 

@@ -19,7 +19,7 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
     for a in axes:
         if not isinstance(a, numbers.Integral) or isinstance(a, bool):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):  # a 0-d input takes axis 0 or -1 (PyTorch)
             raise ValueError(f"{op}: axis {a} is out of range for an input with {ndim} dimensions")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
@@ -68,8 +68,9 @@ class Max(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.keepdims = keepdims
         self.axes = normalize_axis(axis, a.ndim, type(self).__name__.lower())
-        if a.size == 0:
-            raise ValueError(f"{type(self).__name__.lower()}: cannot reduce an empty array")
+        if any(a.shape[i] == 0 for i in self.axes):
+            raise ValueError(f"{type(self).__name__.lower()}: cannot reduce an empty axis "
+                             f"(input shape {a.shape}, axis {axis})")
         y = self.fn(a, axis=self.axes, keepdims=True)
         self.save_for_backward(a, y)
         return y if keepdims else y.reshape([n for i, n in enumerate(a.shape) if i not in self.axes])
