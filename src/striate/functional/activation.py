@@ -166,12 +166,15 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 class ReLU6(Function):
     def forward(self, x):
-        self.mask = (x > 0) & (x < 6)
-        return xp.clip(x, 0, 6)
+        y = xp.clip(x, 0, 6)
+        if self.needs_input_grad[0]:  # y is in (0, 6) exactly where x is: no mask to keep
+            self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
         # d/dx = 1 on (0, 6), 0 elsewhere (0 at both kinks, as PyTorch's hardtanh)
-        return (gy * self.mask,)
+        (y,) = self.saved_tensors
+        return (gy * ((y > 0) & (y < 6)),)
 
 
 def relu6(x: Tensor) -> Tensor:

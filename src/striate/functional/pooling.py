@@ -13,7 +13,7 @@ import functools
 import numbers
 from typing import NamedTuple
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..backend import rng, xp
 from ..tensor import Tensor, apply
 from ._alloc import check_alloc
@@ -166,18 +166,64 @@ def _put(g: _Geometry, view, value) -> None:
         view[...] = value
 
 
-def _route(g: _Geometry, idx, gy):
-    """Send each window's gradient to the offset ``idx`` picked (idx == KH*KW: to none)."""
-    buf, views = _grad_buffer(g, gy.dtype)
-    m = xp.empty(gy.shape, dtype=bool)
+def _route(g: _Geometry, idx, gy, last: bool = False):
+    """Send each window's gradient to the offset ``idx`` picked (idx == KH*KW: to none).
+
+    ``idx`` is in the work layout (channels-last when ``last``); the gradient buffer has the
+    input's size, not the padded one: what the windows read from padding is simply dropped.
+    """
+    gy = _work(gy, last)
+    shape = (g.shape[0],) + g.shape[2:] + (g.shape[1],) if last else g.shape
+    # tiling windows write every input element exactly once: no zero fill needed
+    buf = xp.empty(shape, dtype=gy.dtype) if g.fast else xp.zeros(shape, dtype=gy.dtype)
+    m = xp.empty(idx.shape, dtype=bool)
     tmp = xp.empty_like(gy) if g.overlap else None
-    for k, v in enumerate(views):
-        xp.equal(idx, k, out=m)
+    for k, (osub, isub) in _offsets(g, last):
+        mk = xp.equal(idx[osub], k, out=m[osub])
         if g.overlap:
-            v += xp.multiply(gy, m, out=tmp)
+            buf[isub] += xp.multiply(gy[osub], mk, out=tmp[osub])
         else:
-            xp.multiply(gy, m, out=v)
-    return _crop(buf, g)
+            xp.multiply(gy[osub], mk, out=buf[isub])
+    return _nchw(buf, last)
+
+
+def _channels_last(x) -> bool:
+    """Whether NCHW-shaped ``x`` is channels-last in memory (as the convolutions return it):
+    the max-pooling kernels then work on its (N, H, W, C) view, so that nothing is copied and
+    the inner loops run over contiguous channels."""
+    return not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _work(a, last: bool):
+    return a.transpose(0, 2, 3, 1) if last else a
+
+
+def _nchw(a, last: bool):
+    return a.transpose(0, 3, 1, 2) if last else a
+
+
+def _axis_offsets(n: int, i: int, s: int, lo: int, out: int):
+    """(output slice, input slice) of the windows whose offset ``i`` reads inside ``n``."""
+    o0, o1 = max(0, -(-(lo - i) // s)), min(out, (n - 1 + lo - i) // s + 1)
+    if o1 <= o0:
+        return None
+    start = o0 * s - lo + i
+    return slice(o0, o1), slice(start, start + s * (o1 - o0 - 1) + 1, s)
+
+
+@functools.lru_cache(maxsize=512)
+def _offsets(g: _Geometry, last: bool) -> tuple:
+    """``(k, output index, input index)`` for each window offset k (row-major) that reads the
+    input somewhere: the windows' reads without a padded copy of the input."""
+    out = []
+    for k in range(g.k[0] * g.k[1]):
+        i, j = divmod(k, g.k[1])
+        r = _axis_offsets(g.shape[2], i, g.s[0], g.lo[0], g.out[0])
+        c = _axis_offsets(g.shape[3], j, g.s[1], g.lo[1], g.out[1])
+        if r is not None and c is not None:
+            lead = (slice(None),) if last else (slice(None), slice(None))
+            out.append((k, (lead + (r[0], c[0]), lead + (r[1], c[1]))))
+    return tuple(out)
 
 
 def _index_dtype(n: int):
@@ -186,32 +232,47 @@ def _index_dtype(n: int):
 
 # ---- max and min ----
 class MaxPool2d(Function):
-    """Max over each window; MinPool2d swaps the comparison and the padding value."""
+    """Max over each window; MinPool2d swaps the comparison and the padding value.
+
+    The windows are read in place (no padded copy of the input): each offset updates only the
+    outputs whose windows reach the input with it. Channels-last inputs are pooled in that
+    layout and give a channels-last output.
+    """
 
     pick, wins, fill = xp.maximum, xp.greater, -xp.inf
 
     def forward(self, x, g):
-        views = _windows(x, g, self.fill)
-        y = views[0].copy()
-        if not (self.needs_input_grad[0] and is_grad_enabled()):
-            for v in views[1:]:
-                self.pick(y, v, out=y)
-            return y
+        last = _channels_last(x)
+        a, offsets = _work(x, last), _offsets(g, last)
+        N, C, OH, OW = g.shape[:2] + g.out
+        shape = (N, OH, OW, C) if last else (N, C, OH, OW)
+        k0, (osub0, isub0) = offsets[0]
+        if k0 == 0 and a[isub0].shape == shape:  # the first offset reads inside every window
+            y = a[isub0].copy()
+            offsets = offsets[1:]
+        else:
+            y = xp.full(shape, self.fill, dtype=x.dtype)
+        if not self.needs_input_grad[0]:
+            for _, (osub, isub) in offsets:
+                self.pick(y[osub], a[isub], out=y[osub])
+            return _nchw(y, last)
         # NOTE: ties: the gradient goes to the first extremum in row-major window order (PyTorch)
-        idx = xp.zeros(y.shape, dtype=_index_dtype(len(views)))
-        m, mk = xp.empty(y.shape, dtype=bool), xp.empty_like(idx)
+        idx = xp.zeros(shape, dtype=_index_dtype(g.k[0] * g.k[1]))
+        m, mk = xp.empty(shape, dtype=bool), xp.empty_like(idx)
         mi = m.view(idx.dtype) if idx.itemsize == 1 else m
-        for k, v in enumerate(views[1:], 1):
-            self.wins(v, y, out=m)
-            self.pick(y, v, out=y)
+        for k, (osub, isub) in offsets:
+            v, ys, ms = a[isub], y[osub], m[osub]
+            self.wins(v, ys, out=ms)
+            self.pick(ys, v, out=ys)
             # every earlier index is below k, so max(idx, m * k) means "k where m"
-            xp.maximum(idx, xp.multiply(mi, xp.asarray(k, dtype=idx.dtype), out=mk), out=idx)
-        self.g, self.idx = g, idx
-        return y
+            ks = xp.multiply(mi[osub], xp.asarray(k, dtype=idx.dtype), out=mk[osub])
+            xp.maximum(idx[osub], ks, out=idx[osub])
+        self.g, self.idx, self.last = g, idx, last
+        return _nchw(y, last)
 
     def backward(self, gy):
         # d max(window)/dx = 1 at the window's argmax, 0 elsewhere
-        return (_route(self.g, self.idx, gy),)
+        return (_route(self.g, self.idx, gy, self.last),)
 
 
 class MinPool2d(MaxPool2d):
