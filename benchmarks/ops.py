@@ -23,15 +23,21 @@ try:
 except ImportError:  # torch is optional: the table then has no PyTorch columns
     torch = None
 
-# (name, N, C_in, C_out, H=W, kernel, padding)
+# (name, N, C_in, C_out, H=W, kernel, padding, stride, groups)
 LAYERS = [
-    ("LeNet conv1 5x5", 128, 1, 6, 28, 5, 2),
-    ("LeNet conv2 5x5", 128, 6, 16, 14, 5, 0),
-    ("ResNet-20 3x3 16ch 32x32", 128, 16, 16, 32, 3, 1),
-    ("ResNet-20 3x3 32ch 16x16", 128, 32, 32, 16, 3, 1),
-    ("ResNet-20 3x3 64ch 8x8", 128, 64, 64, 8, 3, 1),
-    ("ResNet-18 3x3 64ch 56x56 (N=32)", 32, 64, 64, 56, 3, 1),
-    ("ResNet-18 3x3 256ch 14x14", 128, 256, 256, 14, 3, 1),
+    ("LeNet conv1 5x5", 128, 1, 6, 28, 5, 2, 1, 1),
+    ("LeNet conv2 5x5", 128, 6, 16, 14, 5, 0, 1, 1),
+    ("ResNet-20 3x3 16ch 32x32", 128, 16, 16, 32, 3, 1, 1, 1),
+    ("ResNet-20 3x3 32ch 16x16", 128, 32, 32, 16, 3, 1, 1, 1),
+    ("ResNet-20 3x3 64ch 8x8", 128, 64, 64, 8, 3, 1, 1, 1),
+    ("ResNet-18 3x3 64ch 56x56 (N=32)", 32, 64, 64, 56, 3, 1, 1, 1),
+    ("ResNet-18 3x3 256ch 14x14", 128, 256, 256, 14, 3, 1, 1, 1),
+    ("ResNet-18 conv1 7x7/2 (N=32)", 32, 3, 64, 224, 7, 3, 2, 1),
+    ("ResNet-18 3x3 512ch 7x7 (N=32)", 32, 512, 512, 7, 3, 1, 1, 1),
+    ("ResNet-18 1x1/2 128->256 28x28 (N=32)", 32, 128, 256, 28, 1, 0, 2, 1),
+    ("MobileNetV2 stem 3x3/2 (N=32)", 32, 3, 32, 224, 3, 1, 2, 1),
+    ("MobileNetV2 dw 3x3 96ch 112x112 (N=32)", 32, 96, 96, 112, 3, 1, 1, 96),
+    ("MobileNetV2 dw 3x3/2 144ch 56x56 (N=32)", 32, 144, 144, 56, 3, 1, 2, 144),
 ]
 
 
@@ -60,22 +66,23 @@ def matmul_ceiling(n: int = 2048, repeat: int = 5) -> float:
     return 2 * n**3 / np.median([timed(lambda: a @ b) for _ in range(repeat)]) / 1e9
 
 
-def layer_cases(N, C, OC, H, k, p):
+def layer_cases(N, C, OC, H, k, p, s=1, g=1):
     """(forward, forward+backward) callables for striate and, if present, torch."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((N, C, H, H), dtype=np.float32)
-    w = rng.standard_normal((OC, C, k, k), dtype=np.float32) * 0.1
+    w = rng.standard_normal((OC, C // g, k, k), dtype=np.float32) * 0.1
     b = rng.standard_normal(OC, dtype=np.float32)
-    OH = H + 2 * p - k + 1
+    OH = (H + 2 * p - k) // s + 1
+    hyper = dict(stride=s, padding=p, groups=g)
     gy = rng.standard_normal((N, OC, OH, OH), dtype=np.float32)
     xs, ws, bs = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
 
     def s_fwd():
-        F.conv2d(xs, ws, bs, padding=p)
+        F.conv2d(xs, ws, bs, **hyper)
 
     def s_fb():
         xs.grad = ws.grad = bs.grad = None
-        F.conv2d(xs, ws, bs, padding=p).backward(gy)
+        F.conv2d(xs, ws, bs, **hyper).backward(gy)
 
     cases = {"striate": (s_fwd, s_fb)}
     if torch is not None:
@@ -83,14 +90,14 @@ def layer_cases(N, C, OC, H, k, p):
         gyt = torch.from_numpy(gy)
 
         def t_fwd():
-            torch.nn.functional.conv2d(xt, wt, bt, padding=p)
+            torch.nn.functional.conv2d(xt, wt, bt, **hyper)
 
         def t_fb():
             xt.grad = wt.grad = bt.grad = None
-            torch.nn.functional.conv2d(xt, wt, bt, padding=p).backward(gyt)
+            torch.nn.functional.conv2d(xt, wt, bt, **hyper).backward(gyt)
 
         cases["torch"] = (t_fwd, t_fb)
-    return cases, 2 * N * OH * OH * OC * C * k * k
+    return cases, 2 * N * OH * OH * OC * (C // g) * k * k
 
 
 def measure(cases, repeat: int) -> dict:
@@ -112,6 +119,7 @@ def main(argv=None) -> None:
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by this process's CPU time (meaningful with "
                              "OPENBLAS_NUM_THREADS=1: robust to other processes on the cores)")
+    parser.add_argument("--only", default="", help="run only layers whose name contains this")
     args = parser.parse_args(argv)
     global clock
     clock = time.process_time if args.cpu_time else time.perf_counter
@@ -129,8 +137,10 @@ def main(argv=None) -> None:
     head += " torch fwd+bwd | fwd+bwd ratio |" if torch else ""
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
-    for name, N, C, OC, H, k, p in LAYERS:
-        cases, flops = layer_cases(N, C, OC, H, k, p)
+    for name, N, C, OC, H, k, p, s, g in LAYERS:
+        if args.only not in name:
+            continue
+        cases, flops = layer_cases(N, C, OC, H, k, p, s, g)
         t = measure(cases, args.repeat)
         row = f"| {name} |"
         for ph, mult in ((0, 1), (1, 3)):  # backward = two more products of the forward's size

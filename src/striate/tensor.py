@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 
 from . import ops
 from .autograd import Function, is_grad_enabled
@@ -145,6 +146,9 @@ class Tensor:
                 )
             if t._ctx is None or t._retains_grad:
                 t._accumulate(g, id(t) in owned and t._ctx is None)
+            owner = _owner(t)
+            if owner is not None and owner._retains_grad:
+                owner._accumulate(g)
             owned.discard(id(t))
             if t._ctx is None:
                 continue
@@ -170,8 +174,8 @@ class Tensor:
                     grads[key] = prev + gp
                     owned.add(key)
             ctx.release()
-            t._ctx = _FREED
-            del ctx, in_grads, g
+            _mark_freed(t)
+            del ctx, in_grads, g, owner
 
     def _accumulate(self, g, owned: bool = False) -> None:
         """Add ``g`` into ``.grad``; ``owned``: nobody else holds ``g``, so it need not be copied."""
@@ -327,6 +331,40 @@ class Tensor:
 _FREED = Function()
 
 
+def _graph_node(t: Tensor) -> Tensor:
+    """The stand-in for non-leaf ``t`` in its consumers' ``parents``.
+
+    It shares ``t``'s Function but holds no data (a zero-stride view of one element, with
+    ``t``'s shape and dtype), so the graph does not keep ``t``'s array alive: an activation is
+    freed as soon as neither the caller nor a Function's saved arrays hold it (PyTorch's graph,
+    too, keeps only what backward saved). It refers back to ``t`` weakly, for ``retain_grad``.
+    """
+    node = t.__dict__.get("_node")
+    if node is None:
+        node = Tensor.__new__(Tensor)
+        node.data = xp.broadcast_to(xp.zeros((), dtype=t.dtype), t.shape)
+        node.grad, node._retains_grad, node.requires_grad = None, False, True
+        node._ctx, node._owner = t._ctx, weakref.ref(t)
+        t._node = node
+    return node
+
+
+def _owner(t: Tensor) -> Tensor | None:
+    """The tensor that graph node ``t`` stands for, if ``t`` is a node and it is alive."""
+    ref = t.__dict__.get("_owner")
+    return None if ref is None else ref()
+
+
+def _mark_freed(t: Tensor) -> None:
+    """Mark ``t``, and its node or the tensor it stands for, as backpropagated through."""
+    t._ctx = _FREED
+    other = t.__dict__.get("_node")
+    if other is None:
+        other = _owner(t)
+    if other is not None:
+        other._ctx = _FREED
+
+
 def _check_reshape(src, dst) -> tuple[int, ...]:
     """``dst`` as a tuple of ints if ``src``'s elements fit it exactly (one -1 allowed)."""
     if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dst):
@@ -377,7 +415,7 @@ def apply(fn_cls: type[Function], *inputs, **hyper) -> Tensor:
     out = Tensor.__new__(Tensor)
     out.data, out.grad, out._retains_grad = y, None, False
     if True in needs:
-        fn.parents = inputs
+        fn.parents = tuple(t if t is None or t._ctx is None else _graph_node(t) for t in inputs)
         out._ctx, out.requires_grad = fn, True
     else:
         out._ctx, out.requires_grad = None, False

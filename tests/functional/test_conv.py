@@ -314,7 +314,9 @@ def both_paths(fn_cls, x, w, b, memory="nchw", **hyper):
 FAST_CASES = [  # (x shape, w shape, stride, pads, dilation, groups, expected kernel)
     ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1, "pointwise"),
     ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (0, 0, 0, 0), (3, 2), 1, "pointwise"),
-    ((2, 5, 4, 3), (7, 5, 1, 1), (2, 1), (0, 0, 0, 0), (1, 1), 1, "im2col"),
+    ((2, 5, 4, 3), (7, 5, 1, 1), (2, 1), (0, 0, 0, 0), (1, 1), 1, "pointwise"),
+    ((2, 5, 5, 7), (7, 5, 1, 1), (2, 3), (0, 0, 0, 0), (1, 1), 1, "pointwise"),  # odd: a ragged edge
+    ((1, 6, 4, 4), (3, 6, 1, 1), (3, 3), (0, 0, 0, 0), (2, 2), 1, "pointwise"),
     ((2, 5, 4, 3), (7, 5, 1, 1), (1, 1), (1, 0, 0, 1), (1, 1), 1, "im2col"),
     ((2, 4, 4, 3), (6, 2, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 2, "im2col"),
     ((2, 4, 6, 5), (4, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4, "depthwise"),
@@ -345,6 +347,8 @@ def test_conv2d_fast_path_equals_im2col_path(rng, xs, ws, s, p, d, g, kind, dtyp
 
 @pytest.mark.parametrize("xs,ws,kw,size", [
     ((2, 3, 4, 3), (3, 2, 1, 1), {}, (4, 3)),  # pointwise
+    ((2, 3, 4, 3), (3, 2, 1, 1), dict(stride=2), (7, 5)),  # strided pointwise
+    ((2, 3, 4, 3), (3, 2, 1, 1), dict(stride=2), (8, 6)),  # ... with output_padding
     ((2, 3, 4, 3), (3, 2, 3, 3), dict(groups=3, stride=2), (9, 7)),  # depthwise
 ])
 def test_conv_transpose2d_fast_path_equals_im2col_path(rng, xs, ws, kw, size):
@@ -363,6 +367,7 @@ def test_conv2d_batch_blocks_give_same_result(rng, monkeypatch, block_bytes):
     for kw in (dict(padding=1, groups=2), dict(stride=2, groups=2), dict(groups=2)):
         y, gy, *grads = run(F.conv2d, x, w, b, **kw)
         monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(_im2col, "THREADED_BLOCK_SCALE", 1)
         y2, _, *grads2 = run(F.conv2d, x, w, b, **kw)
         monkeypatch.undo()
         for a, e in zip((y2, *grads2), (y, *grads)):
@@ -370,6 +375,7 @@ def test_conv2d_batch_blocks_give_same_result(rng, monkeypatch, block_bytes):
     xd, wd = randn(rng, 5, 3, 6, 6), randn(rng, 3, 1, 3, 3)
     y, gy, *grads = run(F.conv2d, xd, wd, None, groups=3, padding=1)
     monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(_im2col, "THREADED_BLOCK_SCALE", 1)
     y2, _, *grads2 = run(F.conv2d, xd, wd, None, groups=3, padding=1)
     for a, e in zip((y2, *grads2[:2]), (y, *grads[:2])):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)

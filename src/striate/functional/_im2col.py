@@ -12,17 +12,35 @@ The batch is cut into blocks whose im2col matrix is about ``BLOCK_BYTES``: the c
 block's patches and the GEMM that consumes it then meet in cache rather than in RAM, and the
 scratch memory of a layer stays small. Each block is still one large GEMM (thousands of rows);
 against a single whole-batch GEMM this measured 1.3-1.9x faster forward+backward for 16-64
-channels (single thread). ``BLOCK_BYTES = float('inf')`` gives one GEMM per layer.
+channels (single thread). Under a multi-threaded BLAS the blocks are THREADED_BLOCK_SCALE times
+larger (fewer thread synchronisations). ``BLOCK_BYTES = float('inf')`` gives one GEMM per layer.
 """
 from __future__ import annotations
 
 import math
+import os
 from typing import NamedTuple
 
 from ..backend import xp
 
 #: Target size in bytes of one block's im2col matrix (see the module docstring).
 BLOCK_BYTES = 4 << 20
+#: Block size multiplier when BLAS runs multi-threaded: every GEMM call synchronises BLAS's
+#: threads, and on a loaded 2-core machine each sync can cost a scheduler time slice. Measured
+#: there (2 OpenBLAS threads, ResNet-20 16ch@32x32 forward): 4 MB blocks 189 ms, 16 MB 78 ms,
+#: one GEMM per layer 75 ms; single-threaded, 4 MB stays the fastest.
+THREADED_BLOCK_SCALE = 4
+
+
+def _blas_threads() -> int:
+    """Threads NumPy's BLAS was started with (it reads these variables once, at load)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return os.cpu_count() or 1
+
+
+_THREADED = _blas_threads() > 1
 
 
 class Geometry(NamedTuple):
@@ -40,8 +58,10 @@ def out_size(size: int, k: int, s: int, pad_total: int, d: int) -> int:
 
 
 def block_len(n: int, bytes_per_sample: int) -> int:
-    """How many samples go into one block so that its scratch matrix is about BLOCK_BYTES."""
-    return max(1, min(n, BLOCK_BYTES // max(bytes_per_sample, 1)))
+    """How many samples go into one block so that its scratch matrix is about BLOCK_BYTES
+    (times THREADED_BLOCK_SCALE under a multi-threaded BLAS)."""
+    budget = BLOCK_BYTES * (THREADED_BLOCK_SCALE if _THREADED else 1)
+    return int(max(1, min(n, budget // max(bytes_per_sample, 1))))
 
 
 def padded_blocks(x, pads, nb, nchw: bool = False):
@@ -262,12 +282,24 @@ def nchw_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
     return gw.reshape(OC, -1, KH, KW)
 
 
-# ---- 1x1 convolution (stride 1, no padding, groups 1): plain matrix products ----
+# ---- 1x1 convolution (no padding, groups 1): plain matrix products ----
 # Each product runs in the memory order its operands already have: one GEMM over all N*H*W
 # pixels for NHWC memory, one GEMM per sample (a batched matmul) for NCHW memory; no transposes.
+# A strided one (ResNet's downsampling shortcut) is the same product on the pixels it reads.
 def _nchw_memory(a) -> bool:
     """Whether NHWC-shaped ``a`` is a transposed C-contiguous NCHW array."""
     return not a.flags.c_contiguous and a.transpose(0, 3, 1, 2).flags.c_contiguous
+
+
+def _subsample(x, g: Geometry, OH: int, OW: int):
+    """The OH x OW pixels a strided 1x1 kernel reads, copied in x's own memory order."""
+    if g is None or g.stride == (1, 1):
+        return x
+    (SH, SW) = g.stride
+    xs = x[:, :(OH - 1) * SH + 1:SH, :(OW - 1) * SW + 1:SW]
+    if _nchw_memory(x):
+        return xp.ascontiguousarray(xs.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+    return xp.ascontiguousarray(xs)
 
 
 def _pixels_by_sample(a):
@@ -276,7 +308,8 @@ def _pixels_by_sample(a):
 
 
 def pointwise_forward(x, w, b, g=None, OH=None, OW=None):
-    """y = x @ w^T over all pixels; NHWC-shaped in and out."""
+    """y = x @ w^T over all (read) pixels; NHWC-shaped in and out."""
+    x = _subsample(x, g, OH, OW)
     N, H, W, C = x.shape
     w2 = w.reshape(w.shape[0], C)
     if _nchw_memory(x):
@@ -291,16 +324,24 @@ def pointwise_forward(x, w, b, g=None, OH=None, OW=None):
 
 
 def pointwise_grad_input(gy, w, g=None, H=None, W=None):
-    """gx = gy @ w over all pixels."""
+    """gx = gy @ w at the pixels read; zero at those a stride skips."""
     N, OH, OW, OC = gy.shape
     w2 = w.reshape(OC, -1)
     if _nchw_memory(gy):
-        return xp.matmul(w2.T, _pixels_by_sample(gy)).reshape(N, -1, OH, OW).transpose(0, 2, 3, 1)
-    return (gy.reshape(-1, OC) @ w2).reshape(N, OH, OW, -1)
+        gx = xp.matmul(w2.T, _pixels_by_sample(gy)).reshape(N, -1, OH, OW).transpose(0, 2, 3, 1)
+    else:
+        gx = (gy.reshape(-1, OC) @ w2).reshape(N, OH, OW, -1)
+    if g is None or (g.stride == (1, 1) and (H, W) == (OH, OW)):
+        return gx
+    (SH, SW) = g.stride
+    full = xp.zeros((N, H, W, gx.shape[3]), gy.dtype)
+    full[:, :(OH - 1) * SH + 1:SH, :(OW - 1) * SW + 1:SW] = gx
+    return full
 
 
 def pointwise_grad_weight(x, gy, g=None, KH=None, KW=None):
-    """gw = gy^T @ x summed over all pixels."""
+    """gw = gy^T @ x summed over all (read) pixels."""
+    x = _subsample(x, g, gy.shape[1], gy.shape[2])
     OC, C = gy.shape[-1], x.shape[-1]
     if _nchw_memory(x) and _nchw_memory(gy):
         gw = xp.matmul(_pixels_by_sample(gy), _pixels_by_sample(x).transpose(0, 2, 1)).sum(axis=0)

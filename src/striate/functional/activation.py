@@ -56,7 +56,7 @@ def _shifted(x, axis: int):
 def _log_softmax(x, axis: int):
     """Stable log-softmax along ``axis``."""
     z = _shifted(x, axis)
-    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True)) if x.shape[axis] else z
 
 
 # ---- erf (W. J. Cody, "Rational Chebyshev approximations for the error function", 1969) ----

@@ -188,10 +188,11 @@ def _route(g: _Geometry, idx, gy, last: bool = False):
 
 
 def _channels_last(x) -> bool:
-    """Whether NCHW-shaped ``x`` is channels-last in memory (as the convolutions return it):
-    the max-pooling kernels then work on its (N, H, W, C) view, so that nothing is copied and
-    the inner loops run over contiguous channels."""
-    return not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+    """Whether NCHW-shaped ``x`` is channels-last in memory (as the convolutions return it)
+    with enough channels (16) that the max-pooling kernels had better work on its (N, H, W, C)
+    view: nothing is copied and the inner loops run over contiguous channels."""
+    return (x.shape[1] >= 16 and not x.flags.c_contiguous
+            and x.transpose(0, 2, 3, 1).flags.c_contiguous)
 
 
 def _work(a, last: bool):
@@ -243,7 +244,8 @@ class MaxPool2d(Function):
 
     def forward(self, x, g):
         last = _channels_last(x)
-        a, offsets = _work(x, last), _offsets(g, last)
+        # strided windows over strided memory are slow: a few channels are copied to NCHW
+        a, offsets = _work(x if last else xp.ascontiguousarray(x), last), _offsets(g, last)
         N, C, OH, OW = g.shape[:2] + g.out
         shape = (N, OH, OW, C) if last else (N, C, OH, OW)
         k0, (osub0, isub0) = offsets[0]

@@ -37,10 +37,9 @@ class ZeroPadShortcut(nn.Module):
         if self.stride != 1:
             x = x[:, :, ::self.stride, ::self.stride]
         if self.extra:
-            # pad2d pads the last two axes: fold H and W together so channels come second-last
-            N, C, H, W = x.shape
-            x = F.pad2d(x.reshape(N, C, H * W), (0, 0, 0, self.extra))
-            x = x.reshape(N, C + self.extra, H, W)
+            # pad2d pads the last two axes: on the (N, H, W, C) view it appends channels, and
+            # the result is channels-last in memory like the convolutions' outputs it is added to
+            x = F.pad2d(x.transpose(0, 2, 3, 1), (0, self.extra, 0, 0)).transpose(0, 3, 1, 2)
         return x
 
     def extra_repr(self) -> str:

@@ -3,7 +3,9 @@
 Every function fills a Tensor (or ndarray) in place, keeps its dtype, returns it, and draws from
 ``striate.backend.rng()`` (reset by ``striate.manual_seed``) unless ``generator`` is given.
 Values are drawn in float64 and then cast, so the same seed gives the same weights in any dtype
-up to rounding.
+up to rounding. They are drawn a chunk at a time into a small float64 buffer (straight into the
+tensor when it is a contiguous float64 one): no float64 temporary of the tensor's size, which for
+VGG's 100M-weight classifier layer would be 800 MB of fresh pages.
 """
 from __future__ import annotations
 
@@ -89,16 +91,43 @@ def _calculate_correct_fan(tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+_CHUNK = 1 << 18  # float64 values per draw: 2 MiB of buffer
+
+
+def _draw(tensor, op: str, draw, scale: float, shift: float):
+    """Fill ``tensor`` with ``shift + scale * v``, v drawn by ``draw(out=float64 array)``.
+
+    The values equal those of ``Generator.uniform``/``normal`` (``low + range * u``, same
+    stream, same rounding), chunk by chunk.
+    """
+    arr = _array(tensor, op)
+    if arr.dtype.kind not in "fc":
+        raise TypeError(f"{op}: can only fill a floating-point tensor, got dtype {arr.dtype}")
+    flat = arr.reshape(-1) if arr.flags.c_contiguous else None
+    if flat is None:  # a strided view: one temporary of its size
+        flat = xp.empty(arr.size, dtype=xp.float64)
+    into = flat.dtype == xp.float64
+    buf = None if into else xp.empty(min(_CHUNK, flat.size), dtype=xp.float64)
+    for i in range(0, flat.size, _CHUNK):
+        out = flat[i:i + _CHUNK] if into else buf[:min(_CHUNK, flat.size - i)]
+        draw(out=out)
+        out *= scale
+        out += shift
+        if not into:
+            flat[i:i + len(out)] = out
+    if not arr.flags.c_contiguous:
+        arr[...] = flat.reshape(arr.shape)
+    return tensor
+
+
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with U(a, b)."""
-    shape = _array(tensor, "uniform_").shape
-    return _fill(tensor, _gen(generator).uniform(a, b, size=shape), "uniform_")
+    return _draw(tensor, "uniform_", _gen(generator).random, b - a, a)
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with N(mean, std^2)."""
-    shape = _array(tensor, "normal_").shape
-    return _fill(tensor, _gen(generator).normal(mean, std, size=shape), "normal_")
+    return _draw(tensor, "normal_", _gen(generator).standard_normal, std, mean)
 
 
 def constant_(tensor, val: float):

@@ -16,3 +16,22 @@ def unbroadcast(g, shape: tuple[int, ...]):
     if lead:
         g = g.reshape(g.shape[lead:])
     return xp.ascontiguousarray(g).reshape(shape) if g.shape != tuple(shape) else g
+
+
+def memory_order(a) -> tuple[int, ...]:
+    """``a``'s axes from the slowest-varying in memory to the fastest ((0, 1, ...) for C order).
+
+    A backward that builds a gradient from scratch lays it out like its input (see
+    :func:`empty_in_order`): channels-last activations then get channels-last gradients, and
+    the elementwise kernels downstream never mix layouts, which costs them a strided pass.
+    """
+    return tuple(sorted(range(a.ndim), key=lambda i: -abs(a.strides[i])))  # stable on ties
+
+
+def empty_in_order(shape, dtype, order: tuple[int, ...], zero: bool = False):
+    """An array of ``shape`` whose memory is laid out in ``order`` (see :func:`memory_order`)."""
+    make = xp.zeros if zero else xp.empty
+    if order == tuple(range(len(shape))):
+        return make(shape, dtype=dtype)
+    inverse = sorted(range(len(order)), key=order.__getitem__)
+    return make([shape[i] for i in order], dtype=dtype).transpose(inverse)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import xp
-from .broadcast import unbroadcast
+from .broadcast import empty_in_order, memory_order, unbroadcast
 
 
 class Reshape(Function):
@@ -41,11 +41,12 @@ class GetItem(Function):
 
     def forward(self, a, index):
         self.in_shape, self.dtype, self.index = a.shape, a.dtype, index
+        self.order = memory_order(a)
         return a[index]
 
     def backward(self, gy):
         # d a[i]/da scatters gy back to the positions read; np.add.at sums repeats
-        ga = xp.zeros(self.in_shape, dtype=gy.dtype)
+        ga = empty_in_order(self.in_shape, gy.dtype, self.order, zero=True)
         if _is_basic(self.index):
             ga[self.index] = gy
         else:

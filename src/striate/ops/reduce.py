@@ -5,6 +5,7 @@ import numbers
 
 from ..autograd import Function
 from ..backend import xp
+from .broadcast import empty_in_order, memory_order
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
@@ -37,19 +38,21 @@ def _expand_to(gy, shape, axes, keepdims):
 
 class Sum(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.keepdims = a.shape, keepdims
+        self.shape, self.keepdims, self.order = a.shape, keepdims, memory_order(a)
         self.axes = normalize_axis(axis, a.ndim, "sum")
         return a.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, gy):
         # d(sum a)/da = 1 for every element summed
         gy = _expand_to(gy, self.shape, self.axes, self.keepdims)
-        return (xp.broadcast_to(gy, self.shape).copy(),)
+        ga = empty_in_order(self.shape, gy.dtype, self.order)
+        ga[...] = gy
+        return (ga,)
 
 
 class Mean(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.keepdims = a.shape, keepdims
+        self.shape, self.keepdims, self.order = a.shape, keepdims, memory_order(a)
         self.axes = normalize_axis(axis, a.ndim, "mean")
         self.count = max(1, int(xp.prod([a.shape[i] for i in self.axes])) if self.axes else 1)
         return a.mean(axis=self.axes, keepdims=keepdims)
@@ -57,7 +60,9 @@ class Mean(Function):
     def backward(self, gy):
         # d(mean a)/da = 1/n
         gy = _expand_to(gy, self.shape, self.axes, self.keepdims)
-        return (xp.broadcast_to(gy / self.count, self.shape).astype(gy.dtype),)
+        ga = empty_in_order(self.shape, gy.dtype, self.order)
+        ga[...] = gy / self.count
+        return (ga,)
 
 
 class Max(Function):

@@ -68,24 +68,33 @@ def plot_plateaus(result: dict, path) -> Path:
 
 def plot_phases(result: dict, path) -> Path:
     """The learned phase diagram: QCNN P(SPT) over (h1, h2), its 0.5 contour (learned boundary),
-    the string-order boundary (ground truth) and the training line; beside it the training loss.
-    ``result`` is ``phase_experiment``'s output."""
+    the string-order boundary (ground truth) and the training points; beside it the training
+    loss. ``result`` is ``phase_experiment``'s output."""
     h1, h2 = result["h1"], result["h2"]
     fig = _figure((11, 4.5))
     ax, ax_loss = fig.subplots(1, 2, width_ratios=[1.4, 1])
-    extent = (h1[0], h1[-1], h2[0], h2[-1])
+    # pixels centred on the grid points, so the contours run through the cells they separate
+    d1, d2 = (h1[-1] - h1[0]) / max(len(h1) - 1, 1), (h2[-1] - h2[0]) / max(len(h2) - 1, 1)
+    extent = (h1[0] - d1 / 2, h1[-1] + d1 / 2, h2[0] - d2 / 2, h2[-1] + d2 / 2)
     im = ax.imshow(result["proba"], origin="lower", extent=extent, aspect="auto", cmap="RdBu_r",
                    vmin=0, vmax=1)
     fig.colorbar(im, ax=ax, label="QCNN P(SPT) = (1 - <Z>) / 2")
-    ax.contour(h1, h2, result["proba"], levels=[0.5], colors="k", linewidths=2)
-    ax.contour(h1, h2, result["order"], levels=[result["threshold"]], colors="w",
-               linestyles="--", linewidths=1.5)
-    ax.plot(result["h1_train"], xp.zeros_like(result["h1_train"]), "k.", ms=4)
-    ax.set_xlim(h1[0], h1[-1])  # the training line may run past the test grid
+    if len(h1) > 1 and len(h2) > 1:
+        ax.contour(h1, h2, result["proba"], levels=[0.5], colors="k", linewidths=2)
+        ax.contour(h1, h2, result["order"], levels=[result["threshold"]], colors="w",
+                   linestyles="--", linewidths=1.5)
+    pts, y = result["train_points"], result["y_train"]
+    for cls, marker in ((1, "o"), (0, "x")):
+        sel = y == cls
+        ax.scatter(pts[sel, 0], pts[sel, 1], marker=marker, s=14, c="k", linewidths=1,
+                   zorder=3, label="train: " + ("SPT" if cls else "not SPT"))
+    ax.set_xlim(extent[0], extent[1])  # the training lines run past the test grid
+    ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel("h1 / J")
     ax.set_ylabel("h2 / J")
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
     ax.set_title(f"{result['n_qubits']} qubits: learned boundary (black), string order (white "
-                 f"dashed), test acc {result['test_accuracy']:.3f}", fontsize=9)
+                 f"dashed); test acc {result['test_accuracy']:.3f}", fontsize=9)
     steps = [s for s, _, _ in result["history"]]
     ax_loss.plot(steps, [loss for _, loss, _ in result["history"]], label="cross-entropy")
     ax_loss.plot(steps, [acc for _, _, acc in result["history"]], label="train accuracy")
