@@ -264,3 +264,85 @@ def test_matmul_shape_errors_are_clear():
         tensor(np.zeros((2, 3, 4))) @ tensor(np.zeros((5, 4, 6)))
     with pytest.raises(ValueError, match=r"matmul: operands must have at least 1 dimension"):
         tensor(np.zeros(3)) @ tensor(np.float64(2.0))
+
+
+# ---- memory and bookkeeping of the graph (the speed work of issue 7) ----
+def test_graph_does_not_keep_an_intermediate_array_alive():
+    import gc
+    import weakref
+
+    x = tensor(np.linspace(0.1, 1.0, 5), requires_grad=True)
+    h = x * 2.0
+    z = h.exp()  # Exp saves its output, not its input: nothing in the graph needs h's array
+    alive = weakref.ref(h.data)
+    del h
+    gc.collect()
+    assert alive() is None
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(2 * x.data))
+
+
+def test_retain_grad_works_when_the_graph_holds_only_a_stand_in():
+    x = tensor(np.array([1.0, -2.0]), requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    y = (h.exp() + h * h).sum()
+    y.backward()
+    np.testing.assert_allclose(h.grad.data, np.exp(h.data) + 2 * h.data)
+    np.testing.assert_allclose(x.grad.data, 3 * np.exp(3 * x.data) + 18 * x.data)
+    assert not h.is_leaf
+
+
+def test_backward_through_a_root_already_backpropagated_as_an_input_is_an_error():
+    x = tensor(np.ones(3), requires_grad=True)
+    loss = (x * x).sum()
+    later = loss * 2
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"second time"):
+        later.backward()
+
+
+def test_gradient_of_a_tensor_used_many_times_sums_every_use():
+    x = tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    h = x * 1.0
+    y = (h * 2 + h * 3 + h * h + h.exp()).sum()  # four consumers of h: sums made in place
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 5 + 2 * x.data + np.exp(x.data))
+
+
+def test_leaf_used_several_times_gets_its_own_grad_array():
+    a = tensor(np.ones(3), requires_grad=True)
+    b = tensor(np.ones(3), requires_grad=True)
+    g = np.ones(3)
+    (a + a + b).backward(g)
+    a.grad.data *= 10  # in place, as gradient clipping does
+    np.testing.assert_allclose(a.grad.data, [20, 20, 20])
+    np.testing.assert_allclose(b.grad.data, [1, 1, 1])
+    np.testing.assert_allclose(g, [1, 1, 1])
+
+
+def test_mixed_precision_contributions_are_summed_in_the_wider_dtype():
+    x = tensor(np.ones(2, np.float32), requires_grad=True)
+    w = tensor(np.array([1e-8, 1e-8]), requires_grad=True)  # float64
+    y = (x * w + x * w + x * 1.0).sum()
+    y.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.data, 1 + 2e-8, rtol=1e-7)
+
+
+def test_no_grad_tells_kernels_no_input_needs_a_gradient():
+    from striate.autograd import Function
+    from striate.tensor import apply
+
+    seen = []
+
+    class Probe(Function):
+        def forward(self, a):
+            seen.append(self.needs_input_grad)
+            return a * 1
+
+    x = tensor(np.ones(2), requires_grad=True)
+    apply(Probe, x)
+    with striate.no_grad():
+        apply(Probe, x)
+    assert seen == [(True,), (False,)]

@@ -270,3 +270,61 @@ def test_layer_norm_bad_arguments_raise_clear_errors(call, exc, match):
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
     with pytest.raises(exc, match=match):
         call(x)
+
+
+# ---- batch_norm on channels-last memory (how the convolutions return their output) ----
+def _channels_last(a):
+    """``a`` with the same shape and values, its memory laid out with the channels last."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)
+
+
+def _bn_run(x, gy, w, b, rm, rv, training):
+    xs = striate.tensor(x, requires_grad=True)
+    ws, bs = striate.tensor(w, requires_grad=True), striate.tensor(b, requires_grad=True)
+    y = F.batch_norm(xs, rm.copy(), rv.copy(), ws, bs, training=training)
+    y.backward(gy)
+    return y.data, xs.grad.data, ws.grad.data, bs.grad.data
+
+
+@pytest.mark.parametrize("shape", [(8, 16, 4, 4), (3, 5, 3, 7), (4, 3, 5), (2, 64, 1, 1)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("gy_layout", ["same", "other"])
+def test_batch_norm_channels_last_input_matches_nchw(shape, training, gy_layout):
+    x, w, b, rm, rv = _data(shape)
+    gy = np.random.default_rng(3).standard_normal(shape)
+    xl = _channels_last(x)
+    gyl = _channels_last(gy) if gy_layout == "same" else gy
+    want = _bn_run(x, gy, w, b, rm, rv, training)
+    got = _bn_run(xl, gyl, w, b, rm, rv, training)
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+    # the output keeps the input's layout, so the next convolution need not copy it
+    assert np.moveaxis(got[0], 1, -1).flags.c_contiguous
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_channels_last_gradcheck(training):
+    x, w, b, rm, rv = _data((4, 3, 3, 2))
+    def fn(x, w, b):
+        return F.batch_norm(x, rm.copy(), rv.copy(), w, b, training=training)
+
+    assert striate.gradcheck(fn, [_channels_last(x), w, b])
+
+
+def test_batch_norm_without_grad_gives_the_same_output_and_running_stats():
+    x, w, b, rm, rv = _data((6, 4, 3, 3))
+    rm1, rv1, rm2, rv2 = rm.copy(), rv.copy(), rm.copy(), rv.copy()
+    ws, bs = striate.tensor(w, requires_grad=True), striate.tensor(b, requires_grad=True)
+    y1 = F.batch_norm(striate.tensor(x, requires_grad=True), rm1, rv1, ws, bs, training=True)
+    with striate.no_grad():  # normalizes in place, keeps nothing for a backward
+        y2 = F.batch_norm(striate.tensor(x), rm2, rv2, ws, bs, training=True)
+    np.testing.assert_allclose(y2.data, y1.data, rtol=1e-14)
+    np.testing.assert_allclose(rm2, rm1, rtol=1e-14)
+    np.testing.assert_allclose(rv2, rv1, rtol=1e-14)
+
+
+def test_batch_norm_eval_of_an_empty_batch_is_empty():
+    _, w, b, rm, rv = _data((1, 4, 3, 3))
+    for x in (np.zeros((0, 4, 3, 3)), _channels_last(np.zeros((0, 4, 3, 3)))):
+        y = F.batch_norm(striate.tensor(x), rm, rv, striate.tensor(w), striate.tensor(b))
+        assert y.shape == (0, 4, 3, 3)

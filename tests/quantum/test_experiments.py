@@ -6,7 +6,8 @@ import pytest
 
 from striate.quantum import Circuit
 from striate.quantum.__main__ import main
-from striate.quantum.experiments import fit_line, gradient_variance, plateau_experiment
+from striate.quantum.experiments import (TRAINING_LINES, fit_line, gradient_variance,
+                                         plateau_experiment, training_line)
 
 
 def two_qubit_ry_cnot():
@@ -51,6 +52,22 @@ def test_plateau_experiment_small_sizes_report_variances_and_fits():
     assert set(res["fits"]["qcnn"]) == {"power", "exponential"}
 
 
+def test_training_lines_have_exact_labels_at_the_self_dual_points():
+    points, labels = training_line("h2=0", 40)
+    np.testing.assert_allclose(points[:, 0], np.linspace(0, 2, 40))
+    np.testing.assert_array_equal(points[:, 1], 0.0)
+    np.testing.assert_array_equal(labels, points[:, 0] < 1)
+    points, labels = training_line("h1=0", 9)
+    np.testing.assert_array_equal(points[:, 0], 0.0)
+    np.testing.assert_allclose(points[:, 1], np.linspace(-2, 2, 9))
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0]  # |h2| = 1 is critical, not SPT
+    assert TRAINING_LINES == ("h2=0", "h1=0")
+    with pytest.raises(ValueError, match="training_line: name must be one of"):
+        training_line("h1=1", 10)
+    with pytest.raises(ValueError, match="training_line: n_points must be an int >= 2"):
+        training_line("h2=0", 1)
+
+
 def test_cli_plateaus_writes_csv_and_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert main(["plateaus", "--max-qubits", "8", "--samples", "8", "--out", str(tmp_path)]) == 0
@@ -65,12 +82,15 @@ def test_cli_phases_writes_grid_csv_and_png(tmp_path, capsys):
     args = ["phases", "--qubits", "4", "--train", "6", "--grid", "3", "--steps", "3",
             "--out", str(tmp_path)]
     assert main(args) == 0
+    assert "trained on 12 ground states: 6 per line h2=0, h1=0" in capsys.readouterr().out
     grid = list(csv.DictReader((tmp_path / "qcnn_phases_grid.csv").open()))
     assert len(grid) == 9 and set(grid[0]) == {"h1", "h2", "string_order", "label_spt",
                                                 "qcnn_p_spt"}
     assert len(list(csv.DictReader((tmp_path / "qcnn_phases_training.csv").open()))) == 3
     assert (tmp_path / "qcnn_phases.png").stat().st_size > 1000
-    assert "test accuracy" in capsys.readouterr().out
+    assert main(args + ["--lines", "h2=0", "--grad", "shift"]) == 0
+    out = capsys.readouterr().out
+    assert "trained on 6 ground states: 6 per line h2=0" in out and "test accuracy" in out
 
 
 def test_cli_rejects_bad_sizes(tmp_path):

@@ -70,6 +70,23 @@ def test_string_order_decreases_across_the_exact_transition_line():
     assert np.all(np.diff(order) < 0)
 
 
+@pytest.mark.parametrize("n", [6, 8])
+def test_self_duality_fixes_the_exact_boundaries_of_the_training_lines(n):
+    # h2 = 0: Z X Z <-> X gives E0(h1) = h1 E0(1/h1) (critical at h1 = 1); h1 = 0: Z X Z <-> X X
+    # gives E0(h2) = h2 E0(1/h2) (critical at h2 = 1), and for n % 4 == 0 the spectrum is even
+    # in h2 (so h2 = -1 too)
+    for h in (0.5, 0.8):
+        np.testing.assert_allclose(ground_state(n, h, 0.0)[0], h * ground_state(n, 1 / h, 0.0)[0],
+                                   rtol=1e-10)
+        np.testing.assert_allclose(ground_state(n, 0.0, h)[0], h * ground_state(n, 0.0, 1 / h)[0],
+                                   rtol=1e-10)
+    if n % 4 == 0:
+        H = {s: pauli_sum_matrix(cluster_ising_terms(n, 0.0, s * 0.7), n) for s in (1, -1)}
+        np.testing.assert_allclose(np.linalg.eigvalsh(H[1]), np.linalg.eigvalsh(H[-1]),
+                                   atol=1e-10)
+    assert abs(ground_state(n, 0.0, 0.5)[0] - ground_state(n, 0.5, 0.0)[0]) > 0.1  # not trivial
+
+
 def test_bad_arguments_name_the_function():
     with pytest.raises(ValueError, match="ground_state: n_qubits must be an int >= 3"):
         ground_state(2, 0.0, 0.0)

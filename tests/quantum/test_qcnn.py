@@ -101,7 +101,7 @@ def test_hardware_efficient_ansatz_structure():
 def test_six_qubit_qcnn_learns_the_spt_phase_including_the_antiferromagnet():
     # train on the exact lines h2 = 0 (SPT iff h1 < 1) and h1 = 0 (SPT iff |h2| < 1); test off
     # the lines against string-order labels, on a grid that reaches into the antiferromagnet
-    # (h2 < -1); ~2 s
+    # (h2 < -1), which this seed calls SPT when trained on h2 = 0 alone; ~2 s
     res = phase_experiment(6, n_train=12, h1_grid=np.linspace(0.1, 1.6, 6),
                            h2_grid=np.linspace(-1.6, 1.2, 6), steps=60, lr=0.1, seed=2)
     history = res["history"]

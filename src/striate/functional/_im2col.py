@@ -356,25 +356,33 @@ def _dw_weight(w, C):
     return w.reshape(C, w.shape[0] // C, *w.shape[2:]).transpose(2, 3, 0, 1)
 
 
+def _dw_tap(a, kh, kw, M):
+    """Kernel offset (kh, kw) of window view ``a`` with an M axis only when M > 1: a trailing
+    length-1 axis would make every ufunc inner loop one element long (measured 1.3x slower)."""
+    t = a[:, :, :, kh, kw]
+    return t if M == 1 else t[..., None]
+
+
 def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int):
     """y[..., c, j] = sum over kernel offsets of x-window[..., c] * w[c*M + j]; NHWC."""
     N, _, _, C = x.shape
     OC, _, KH, KW = w.shape
+    M = OC // C
     wd = _dw_weight(w, C)
-    y = xp.empty((N, OH, OW, C, OC // C), x.dtype)
-    tmp = None
+    wd = wd[..., 0] if M == 1 else wd
+    y = xp.empty((N, OH, OW, C) + ((M,) if M > 1 else ()), x.dtype)
     nb = block_len(N, OH * OW * OC * x.itemsize * 4)
+    tmp = xp.empty(nb * OH * OW * OC, x.dtype)  # reused: a fresh large array faults its pages
     for i, xb in padded_blocks(x, g.pads, nb):
         win = windows(xb, OH, OW, KH, KW, g._replace(groups=1))[0]
         yb = y[i:i + len(xb)]
-        tmp = xp.empty_like(yb) if tmp is None or tmp.shape != yb.shape else tmp
+        t = _flat(tmp, *yb.shape)
         for k in range(KH * KW):
-            dst = yb if k == 0 else tmp
-            xp.multiply(win[:, :, :, k // KW, k % KW, :, None], wd[k // KW, k % KW], out=dst)
+            xp.multiply(_dw_tap(win, k // KW, k % KW, M), wd[k // KW, k % KW], out=t if k else yb)
             if k:
-                yb += tmp
+                yb += t
         if b is not None:
-            yb += b.reshape(C, -1)
+            yb += b.reshape(wd.shape[2:])
     return y.reshape(N, OH, OW, OC)
 
 
@@ -412,20 +420,21 @@ def depthwise_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
     N, _, _, C = x.shape
     _, OH, OW, OC = gy.shape
     M = OC // C
-    gwd = xp.empty((KH, KW, C, M), x.dtype)
+    gwd = xp.zeros((KH, KW, OC), x.dtype)
     nb = block_len(N, OH * OW * OC * x.itemsize * 4)
+    tmp = xp.empty(nb * OH * OW * OC, x.dtype)
+    ones = xp.ones(nb * OH * OW, x.dtype)
     for i, xb in padded_blocks(x, g.pads, nb):
         m = len(xb)
         win = windows(xb, OH, OW, KH, KW, g._replace(groups=1))[0]
-        gyb = gy[i:i + m].reshape(m * OH * OW, C, M)
+        gyb = gy[i:i + m].reshape((m, OH, OW, C) + ((M,) if M > 1 else ()))
+        t = _flat(tmp, *gyb.shape)
         for kh in range(KH):
             for kw in range(KW):
-                part = (win[:, :, :, kh, kw, :, None].reshape(-1, C, 1) * gyb).sum(axis=0)
-                if i == 0:
-                    gwd[kh, kw] = part
-                else:
-                    gwd[kh, kw] += part
-    return gwd.transpose(2, 3, 0, 1).reshape(OC, 1, KH, KW)
+                xp.multiply(_dw_tap(win, kh, kw, M), gyb, out=t)
+                # sum over pixels as a GEMV with ones: 10x faster than a strided reduction
+                gwd[kh, kw] += ones[:m * OH * OW] @ t.reshape(-1, OC)
+    return gwd.reshape(KH, KW, C, M).transpose(2, 3, 0, 1).reshape(OC, 1, KH, KW)
 
 
 # ---- nothing to compute: an empty batch ----

@@ -143,8 +143,8 @@ def training_line(name: str, n_points: int):
     ``"h1=0"``: ``h2`` in ``[-2, 2]``, SPT iff ``|h2| < 1``. The cluster terms ``Z_{i-1} X_i
     Z_{i+1}`` and the bonds ``X_i X_{i+1}`` obey the same algebra (each anticommutes with four of
     the other kind), so swapping them gives ``E0(h2) = h2 E0(1 / h2)``, and ``h2 -> -h2`` is a
-    symmetry: transitions at ``h2 = 1`` (paramagnet above) and ``h2 = -1`` (antiferromagnet
-    below), the only line through the antiferromagnet with an exact boundary.
+    symmetry (exact on rings of 4k sites): transitions at ``h2 = 1`` (paramagnet above) and
+    ``h2 = -1`` (antiferromagnet below), an exact boundary into the antiferromagnet.
 
     Args:
         name (str): one of ``TRAINING_LINES``.
@@ -189,7 +189,7 @@ def phase_experiment(n_qubits: int = 8, n_train: int = 40, lines=TRAINING_LINES,
                      h2_grid=None, steps: int = 100, lr: float = 0.1, seed: int = 0,
                      boundary: str = "periodic", grad_method: str = "adjoint",
                      progress=None) -> dict:
-    """Train a QCNN on exactly solvable lines and test it on the (h1, h2) phase diagram.
+    """Train a QCNN on lines with exactly known boundaries; test it on the (h1, h2) diagram.
 
     Training: ``n_train`` ground states on each line in ``lines`` with exact labels
     (:func:`training_line`). Test: a grid (default 21 x 21 over ``h1 in [0, 1.6]``,
