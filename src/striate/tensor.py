@@ -185,7 +185,7 @@ class Tensor:
             # copy unless owned: one gradient array can reach several leaves (a + b) or be the
             # caller's own array, and an in-place update of one .grad (clipping) must not
             # change another
-            self.grad = Tensor(g if owned else g.copy())
+            self.grad = Tensor(g if owned else g.copy(order="K"))
         else:
             self.grad = Tensor(self.grad.data + g)
 

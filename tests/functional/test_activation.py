@@ -170,3 +170,14 @@ def test_leaky_relu_and_elu_reject_non_numeric_parameters():
         F.leaky_relu(striate.tensor(np.zeros(2)), "0.1")
     with pytest.raises(TypeError, match=r"elu: alpha must be a number"):
         F.elu(striate.tensor(np.zeros(2)), alpha=None)
+
+
+def test_relu6_gradient_at_both_kinks_and_outside_matches_torch():
+    # backward rebuilds the (0, 6) mask from the saved output: the kinks and the clipped
+    # regions must get exactly torch's zeros
+    x = np.array([-1.0, 0.0, 1e-300, 3.0, 6.0 - 1e-12, 6.0, 7.0, -np.inf, np.inf])
+    xs, xt = striate.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    F.relu6(xs).backward(np.arange(1.0, 10.0))
+    TF.relu6(xt).backward(torch.arange(1.0, 10.0, dtype=torch.float64))
+    np.testing.assert_array_equal(xs.grad.data, xt.grad.numpy())
+    np.testing.assert_array_equal(xs.grad.data, [0, 0, 3, 4, 5, 0, 0, 0, 0])

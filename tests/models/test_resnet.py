@@ -279,3 +279,19 @@ def test_cifar_resnet_bad_arguments_raise():
         CifarResNet(depth=21)
     with pytest.raises(ValueError, match="shortcut must be 'identity' or 'projection'"):
         models.resnet20(shortcut="C")
+
+
+def test_zero_pad_shortcut_keeps_a_channels_last_input_channels_last(rng):
+    # the shortcut's output is added to a convolution's (channels-last) output: same layout,
+    # so the add and its gradient need no strided pass
+    x = rng.standard_normal((2, 16, 6, 6))
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    t = striate.tensor(xl, requires_grad=True)
+    y = ZeroPadShortcut(extra=16, stride=2)(t)
+    assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    np.testing.assert_array_equal(y.data[:, :16], x[:, :, ::2, ::2])
+    np.testing.assert_array_equal(y.data[:, 16:], 0)
+    y.backward(np.ones(y.shape))
+    assert t.grad.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    np.testing.assert_array_equal(t.grad.data[:, :, ::2, ::2], 1)
+    np.testing.assert_array_equal(t.grad.data.sum(), 16 * 2 * 9)

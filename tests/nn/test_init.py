@@ -172,3 +172,21 @@ def test_float64_layer_draws_the_same_values_as_float32():
     b = nn.Linear(20, 10, dtype=np.float64).weight.data
     assert b.dtype == np.float64
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+# ---- chunked drawing (no float64 temporary of the tensor's size) ----
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(700_001,), (3, 5), (0, 4)])  # more than a chunk, small, empty
+def test_uniform_and_normal_draw_exactly_the_generator_values(dtype, shape):
+    a = init.uniform_(np.zeros(shape, dtype), -0.3, 0.7, generator=np.random.default_rng(1))
+    b = init.normal_(np.zeros(shape, dtype), 0.5, 2.0, generator=np.random.default_rng(2))
+    np.testing.assert_array_equal(a, np.random.default_rng(1).uniform(-0.3, 0.7, shape).astype(dtype))
+    np.testing.assert_array_equal(b, np.random.default_rng(2).normal(0.5, 2.0, shape).astype(dtype))
+
+
+def test_init_of_a_strided_view_fills_only_the_view():
+    base = np.zeros((6, 8), np.float32)
+    init.uniform_(base[:, ::2], 1.0, 2.0, generator=np.random.default_rng(3))
+    expected = np.random.default_rng(3).uniform(1.0, 2.0, (6, 4)).astype(np.float32)
+    np.testing.assert_array_equal(base[:, ::2], expected)
+    np.testing.assert_array_equal(base[:, 1::2], 0)

@@ -163,3 +163,17 @@ def test_unary_float32_stays_float32(name):
     y = UNARY[name][0](x)
     y.sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+def test_add_of_differently_laid_out_operands_takes_the_first_layout():
+    r = np.random.default_rng(0)
+    a = np.ascontiguousarray(r.standard_normal((2, 3, 4, 5)).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    b = r.standard_normal((2, 3, 4, 5))
+    x, y = tensor(a, requires_grad=True), tensor(b, requires_grad=True)
+    z = x + y
+    np.testing.assert_array_equal(z.data, a + b)
+    assert z.data.transpose(0, 2, 3, 1).flags.c_contiguous  # a's (channels-last) layout
+    assert (y + x).data.flags.c_contiguous  # b's
+    z.backward(np.ones(z.shape))
+    np.testing.assert_array_equal(x.grad.data, 1)
+    np.testing.assert_array_equal(y.grad.data, 1)

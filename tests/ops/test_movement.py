@@ -90,3 +90,17 @@ def test_movement_keeps_float32():
     y = x.reshape(4, 6).transpose()[np.array([0, 0, 3])][:, 1:].expand(2, 3, 3)
     y.sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float32
+
+
+def test_getitem_gradient_keeps_a_channels_last_input_channels_last():
+    base = np.random.default_rng(0).standard_normal((2, 4, 6, 6))
+    nhwc = np.ascontiguousarray(base.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    grads = []
+    for a in (base, nhwc):
+        x = tensor(a, requires_grad=True)
+        y = x[:, :, ::2, 1::2]
+        y.backward(np.arange(y.size, dtype=float).reshape(y.shape))
+        grads.append(x.grad.data)
+    np.testing.assert_array_equal(grads[1], grads[0])
+    assert grads[1].transpose(0, 2, 3, 1).flags.c_contiguous
+    assert grads[0][:, :, 1::2].sum() == 0 and grads[0][:, :, :, ::2].sum() == 0

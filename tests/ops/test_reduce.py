@@ -117,3 +117,32 @@ def test_normalize_axis_sorts_and_wraps():
     assert ops.normalize_axis([np.int32(2), 0], 3, "sum") == (0, 2)
     assert ops.normalize_axis(None, 2, "sum") == (0, 1)
     assert ops.normalize_axis(-2, 2, "sum") == (0,)
+
+
+# ---- gradients laid out like their input (channels-last activations stay channels-last) ----
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@pytest.mark.parametrize("axis,keepdims", [((2, 3), False), ((2, 3), True), (None, False), (1, True)])
+def test_sum_mean_gradient_has_the_input_memory_layout_and_values(name, axis, keepdims):
+    base = np.random.default_rng(0).standard_normal((2, 5, 3, 4))
+    nhwc = np.ascontiguousarray(base.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    fn = REDUCE[name][0]
+    grads = []
+    for a in (base, nhwc):
+        x = tensor(a, requires_grad=True)
+        y = fn(x, axis, keepdims)
+        y.backward(np.arange(1.0, y.size + 1).reshape(y.shape))
+        grads.append(x.grad.data)
+    np.testing.assert_array_equal(grads[1], grads[0])
+    assert grads[0].flags.c_contiguous
+    assert grads[1].transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_memory_order_and_empty_in_order_round_trip():
+    from striate.ops.broadcast import empty_in_order, memory_order
+
+    a = np.empty((2, 3, 4, 5)).transpose(0, 2, 3, 1)
+    order = memory_order(a)
+    assert order == (0, 3, 1, 2)
+    b = empty_in_order(a.shape, a.dtype, order, zero=True)
+    assert b.shape == a.shape and b.strides == a.strides and not b.any()
+    assert memory_order(np.empty((3, 1, 2))) == (0, 1, 2)

@@ -96,15 +96,17 @@ class Module:
         stack = _call_stack()
         stack.append(self)
         try:
-            for hook in tuple(self._forward_pre_hooks.values()):
-                res = hook(self, args)
-                if res is not None:
-                    args = res if isinstance(res, tuple) else (res,)
+            if self._forward_pre_hooks:  # (the common case, no hooks, builds no tuple)
+                for hook in tuple(self._forward_pre_hooks.values()):
+                    res = hook(self, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
             out = self.forward(*args, **kwargs)
-            for hook in tuple(self._forward_hooks.values()):
-                res = hook(self, args, out)
-                if res is not None:
-                    out = res
+            if self._forward_hooks:
+                for hook in tuple(self._forward_hooks.values()):
+                    res = hook(self, args, out)
+                    if res is not None:
+                        out = res
             return out
         except (ValueError, TypeError) as e:
             if type(e) not in (ValueError, TypeError) or getattr(e, "_striate_layer", False):
