@@ -10,8 +10,9 @@ def _tuned_in_child(env_value):
     env = {k: v for k, v in os.environ.items() if k != "STRIATE_NO_MALLOPT"}
     if env_value is not None:
         env["STRIATE_NO_MALLOPT"] = env_value
-    out = subprocess.run([sys.executable, "-c", "import striate.backend as b; print(b.malloc_tuned)"],
-                         env=env, capture_output=True, text=True, check=True)
+    code = "import striate.backend as b; print(b.malloc_tuned)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
     return out.stdout.strip()
 
 

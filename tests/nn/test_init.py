@@ -180,8 +180,10 @@ def test_float64_layer_draws_the_same_values_as_float32():
 def test_uniform_and_normal_draw_exactly_the_generator_values(dtype, shape):
     a = init.uniform_(np.zeros(shape, dtype), -0.3, 0.7, generator=np.random.default_rng(1))
     b = init.normal_(np.zeros(shape, dtype), 0.5, 2.0, generator=np.random.default_rng(2))
-    np.testing.assert_array_equal(a, np.random.default_rng(1).uniform(-0.3, 0.7, shape).astype(dtype))
-    np.testing.assert_array_equal(b, np.random.default_rng(2).normal(0.5, 2.0, shape).astype(dtype))
+    ua = np.random.default_rng(1).uniform(-0.3, 0.7, shape)
+    nb = np.random.default_rng(2).normal(0.5, 2.0, shape)
+    np.testing.assert_array_equal(a, ua.astype(dtype))
+    np.testing.assert_array_equal(b, nb.astype(dtype))
 
 
 def test_init_of_a_strided_view_fills_only_the_view():

@@ -167,7 +167,7 @@ def test_unary_float32_stays_float32(name):
 
 def test_add_of_differently_laid_out_operands_takes_the_first_layout():
     r = np.random.default_rng(0)
-    a = np.ascontiguousarray(r.standard_normal((2, 3, 4, 5)).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    a = np.ascontiguousarray(r.standard_normal((2, 4, 5, 3))).transpose(0, 3, 1, 2)
     b = r.standard_normal((2, 3, 4, 5))
     x, y = tensor(a, requires_grad=True), tensor(b, requires_grad=True)
     z = x + y

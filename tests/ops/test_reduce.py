@@ -121,7 +121,8 @@ def test_normalize_axis_sorts_and_wraps():
 
 # ---- gradients laid out like their input (channels-last activations stay channels-last) ----
 @pytest.mark.parametrize("name", ["sum", "mean"])
-@pytest.mark.parametrize("axis,keepdims", [((2, 3), False), ((2, 3), True), (None, False), (1, True)])
+@pytest.mark.parametrize("axis,keepdims",
+                         [((2, 3), False), ((2, 3), True), (None, False), (1, True)])
 def test_sum_mean_gradient_has_the_input_memory_layout_and_values(name, axis, keepdims):
     base = np.random.default_rng(0).standard_normal((2, 5, 3, 4))
     nhwc = np.ascontiguousarray(base.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)

@@ -5,7 +5,10 @@ window offset, each of output shape (N, C, OH, OW). Forward combines the views e
 backward writes the gradient back through the same views of a gradient buffer: the only Python
 loop is over the KH*KW offsets. Windows that tile the input exactly (stride == kernel, no padding,
 H and W divisible; LeNet's 2x2/2) take a fast path: the views come from a reshape to
-(N, C, OH, KH, OW, KW), so nothing is padded, cropped or zero-filled.
+(N, C, OH, KH, OW, KW), so nothing is padded, cropped or zero-filled. Max and min pooling never
+pad at all: each offset updates only the outputs whose windows read the input with it, and their
+gradient buffer has the input's size. They pool a channels-last input (the convolutions' output,
+16 channels or more) in that layout, reading contiguous channels, and return it channels-last.
 """
 from __future__ import annotations
 
