@@ -422,6 +422,15 @@ def apply(fn_cls: type[Function], *inputs, **hyper) -> Tensor:
     return out
 
 
+def as_tensor(x, op: str) -> Tensor:
+    """``x`` as a Tensor for op ``op``: a Tensor passes through, an ndarray is wrapped (no graph)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, xp.ndarray):
+        return Tensor(x)
+    raise TypeError(f"{op}: expected a Tensor or an ndarray, got {type(x).__name__}")
+
+
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """Build a :class:`Tensor` from array-like ``data``.
 

@@ -10,21 +10,12 @@ import numbers
 from .. import ops
 from ..autograd import Function
 from ..backend import xp
-from ..tensor import Tensor, apply
+from ..tensor import Tensor, apply, as_tensor as _as_tensor
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "elu", "gelu", "softmax", "log_softmax",
     "relu6", "hardswish", "hardsigmoid", "silu",
 ]
-
-
-def _as_tensor(x, op: str) -> Tensor:
-    """Accept a Tensor or an ndarray (wrapped without a graph); anything else is a TypeError."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, xp.ndarray):
-        return Tensor(x)
-    raise TypeError(f"{op}: expected a Tensor or an ndarray, got {type(x).__name__}")
 
 
 def _check_axis(axis, ndim: int, op: str) -> int:

@@ -4,19 +4,9 @@ from __future__ import annotations
 import math
 
 from ..autograd import Function
-from ..backend import xp
-from ..tensor import Tensor, apply
+from ..tensor import Tensor, apply, as_tensor as _as_tensor
 
 __all__ = ["linear"]
-
-
-def _as_tensor(x, op: str) -> Tensor:
-    """Accept a Tensor or an ndarray (wrapped without a graph); anything else is a TypeError."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, xp.ndarray):
-        return Tensor(x)
-    raise TypeError(f"{op}: expected a Tensor or an ndarray, got {type(x).__name__}")
 
 
 class Linear(Function):

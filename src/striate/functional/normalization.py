@@ -11,17 +11,9 @@ import numbers
 
 from ..autograd import Function
 from ..backend import xp
-from ..tensor import Tensor, apply
+from ..tensor import Tensor, apply, as_tensor as _as_tensor
 
 __all__ = ["batch_norm", "layer_norm", "local_response_norm"]
-
-
-def _as_tensor(x, op: str) -> Tensor:
-    if isinstance(x, xp.ndarray):
-        return Tensor(x)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor or an ndarray, got {type(x).__name__}")
-    return x
 
 
 def _number(v, op: str, name: str) -> float:

@@ -11,19 +11,10 @@ from typing import Sequence
 from .. import ops
 from ..autograd import Function
 from ..backend import xp
-from ..tensor import Tensor, apply
+from ..tensor import Tensor, apply, as_tensor as _as_tensor
 from ._alloc import check_alloc
 
 __all__ = ["flatten", "concat", "split", "pad2d", "channel_shuffle"]
-
-
-def _as_tensor(x, op: str) -> Tensor:
-    """Accept a Tensor or an ndarray (wrapped without a graph); anything else is a TypeError."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, xp.ndarray):
-        return Tensor(x)
-    raise TypeError(f"{op}: expected a Tensor or an ndarray, got {type(x).__name__}")
 
 
 def _is_int(v) -> bool:
