@@ -25,8 +25,9 @@ class Progress:
             from tqdm import tqdm  # optional dependency
         except ImportError:
             return
+        # disable=None: no bar when stderr is not a terminal (CI logs, pipes); epoch lines remain
         self._bar = tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True,
-                         file=sys.stderr, mininterval=0.5)
+                         file=sys.stderr, mininterval=0.5, disable=None)
 
     def update(self, k: int = 1, loss: float | None = None, ips: float | None = None) -> None:
         self.n += k
