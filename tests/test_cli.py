@@ -126,3 +126,16 @@ def test_train_evaluate_predict_end_to_end_on_sample(tmp_path, capsys):
     sess = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(got, model(striate.tensor(x)).data, atol=1e-4)
+
+
+def test_channel_stats_are_exact_even_where_a_strided_subsample_is_biased():
+    from striate.cli import channel_stats
+
+    rng = np.random.default_rng(0)
+    # even-numbered images darker than odd ones, as in MNIST's training set
+    images = rng.integers(0, 256, size=(20001, 2, 5, 5), dtype=np.uint8)
+    images[::2] //= 2
+    mean, std = channel_stats(images)
+    x = images.astype(np.float64) / 255
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), atol=5e-5)
+    np.testing.assert_allclose(std, x.std(axis=(0, 2, 3)), atol=5e-5)
