@@ -15,7 +15,7 @@ Transfer learning (the seeds' recipe: keep the pretrained convolutional layers, 
 classifier)::
 
     model = striate.models.resnet18()
-    striate.interop.load_torch_state_dict(model, torch.load("resnet18.pth"))
+    striate.interop.load_torch_state_dict(model, torch.load("resnet18.pth", weights_only=True))
     striate.interop.replace_classifier(model, num_classes=10, freeze=True)
     opt = striate.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
 
@@ -103,7 +103,8 @@ def load_torch_state_dict(model: Module, state_dict, strict: bool = True) -> Inc
     Args:
         model (Module): the striate model, e.g. ``striate.models.resnet18()``.
         state_dict (mapping): name -> tensor, as ``torch_model.state_dict()`` or
-            ``torch.load("weights.pth")``.
+            ``torch.load("weights.pth", weights_only=True)`` (torch's own pickle-free
+            loading; striate never reads .pth files itself).
         strict (bool, default True): missing or unexpected keys are an error. With False they
             are skipped and returned; a shape or dtype mismatch is an error either way.
 
