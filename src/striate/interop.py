@@ -103,8 +103,8 @@ def load_torch_state_dict(model: Module, state_dict, strict: bool = True) -> Inc
     Args:
         model (Module): the striate model, e.g. ``striate.models.resnet18()``.
         state_dict (mapping): name -> tensor, as ``torch_model.state_dict()`` or
-            ``torch.load("weights.pth", weights_only=True)`` (torch's own pickle-free
-            loading; striate never reads .pth files itself).
+            ``torch.load("weights.pth", weights_only=True)`` (torch's restricted unpickler,
+            which refuses arbitrary objects; striate itself never reads .pth files).
         strict (bool, default True): missing or unexpected keys are an error. With False they
             are skipped and returned; a shape or dtype mismatch is an error either way.
 
