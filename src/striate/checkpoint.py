@@ -6,6 +6,7 @@ the weights, so a model can be rebuilt from the file alone, without flags.
 """
 from __future__ import annotations
 
+import inspect
 import os
 
 from . import models, serialization
@@ -21,11 +22,12 @@ def build_model(name: str, in_channels: int | None = None, num_classes: int | No
     """``models.get`` with ``in_channels``/``num_classes`` passed only where the builder takes them."""
     if name not in models.list_models():
         raise UserError(f"unknown model {name!r}; known models: {', '.join(models.list_models())}")
-    extra = {k: v for k, v in (("in_channels", in_channels), ("num_classes", num_classes)) if v is not None}
-    try:
-        return models.get(name, **extra, **kwargs)
-    except TypeError:
-        return models.get(name, **kwargs)
+    # pass each only where the builder has the parameter (highway_net has no in_channels, say),
+    # without hiding a TypeError raised inside a builder
+    accepted = inspect.signature(models.registry.builder(name)).parameters
+    extra = {k: v for k, v in (("in_channels", in_channels), ("num_classes", num_classes))
+             if v is not None and k in accepted}
+    return models.get(name, **extra, **kwargs)
 
 
 def load_model(path: str):

@@ -105,10 +105,6 @@ def _state(model, optimizer, scheduler, loader, epoch, step, history, best, meta
     }
 
 
-def _save(path: str, state: dict, metadata: dict) -> None:
-    serialization.save(state, path, metadata=metadata)
-
-
 def load_checkpoint(path: str) -> dict:
     """Read a checkpoint written by :func:`fit` (never unpickles)."""
     return serialization.load(path)
@@ -180,7 +176,8 @@ def fit(
 
     def checkpoint(epoch: int, step: int) -> None:
         if ckpt:
-            _save(ckpt, _state(model, optimizer, scheduler, loader, epoch, step, history, best, metadata), metadata)
+            state = _state(model, optimizer, scheduler, loader, epoch, step, history, best, metadata)
+            serialization.save(state, ckpt, metadata=metadata)
 
     for epoch in range(start_epoch, epochs):
         model.train()
@@ -236,7 +233,8 @@ def fit(
         score = row.get("val_accuracy", row.get("accuracy", -1.0))
         if out_dir and score is not None and score > best:
             best = score
-            _save(os.path.join(out_dir, BEST), {"model": model.state_dict(), "metadata": metadata}, metadata)
+            serialization.save({"model": model.state_dict(), "metadata": metadata},
+                               os.path.join(out_dir, BEST), metadata=metadata)
         checkpoint(epoch + 1, 0)
         if out_dir:
             history.to_csv(os.path.join(out_dir, "history.csv"))

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["get", "list_models", "register"]
+__all__ = ["builder", "get", "list_models", "register"]
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 
@@ -79,6 +79,13 @@ def list_models() -> list[str]:
     True
     """
     return sorted(_BUILDERS)
+
+
+def builder(name: str) -> Callable[..., Any]:
+    """The registered builder ``name`` (its signature shows the arguments it takes)."""
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
+    return _BUILDERS[name]
 
 
 def get(name: str, **kwargs) -> Any:
