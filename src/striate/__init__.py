@@ -12,11 +12,12 @@ from .tensor import Tensor, tensor
 from .serialization import CheckpointError, load, load_metadata, save
 from .summary import Summary, summary
 from .testing import gradcheck
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
     "manual_seed", "gradcheck", "save", "load", "load_metadata", "CheckpointError",
-    "summary", "Summary", "functional", "F", "nn", "optim", "data", "models", "__version__",
+    "summary", "Summary", "get_num_threads", "set_num_threads", "functional", "F", "nn", "optim", "data", "models", "__version__",
 ]

@@ -5,7 +5,8 @@ import pytest
 
 import striate
 import striate.functional as F
-from striate.functional import _im2col
+from striate import threads
+from striate.functional import _depthwise, _im2col
 from striate.functional.conv import (Conv2dFunction, ConvTranspose2dFunction, _conv_args,
                                     _kernel_kind)
 from striate.tensor import apply
@@ -321,6 +322,9 @@ FAST_CASES = [  # (x shape, w shape, stride, pads, dilation, groups, expected ke
     ((2, 4, 4, 3), (6, 2, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 2, "im2col"),
     ((2, 4, 6, 5), (4, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4, "depthwise"),
     ((2, 3, 7, 6), (6, 1, 3, 2), (2, 1), (0, 1, 2, 0), (2, 1), 3, "depthwise"),
+    ((2, 4, 9, 8), (4, 1, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 4, "depthwise"),  # phases
+    ((1, 2, 11, 10), (6, 1, 3, 2), (3, 2), (1, 0, 2, 1), (2, 3), 2, "depthwise"),  # M=3
+    ((2, 3, 5, 5), (3, 1, 5, 5), (2, 2), (2, 2, 2, 2), (1, 1), 3, "depthwise"),  # ragged edge
     ((2, 4, 6, 5), (4, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2, "im2col"),
     ((3, 1, 6, 6), (4, 1, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1, "nchw"),
     ((2, 3, 7, 6), (5, 3, 3, 2), (2, 1), (1, 0, 0, 1), (1, 2), 1, "nchw"),
@@ -502,3 +506,37 @@ def arr(*shape, dtype=np.float32):
 def test_bad_input_raises_clear_error(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---- the batch split over threads (striate.threads) equals one thread ----
+@pytest.fixture
+def split_every_batch(monkeypatch):
+    """Three threads, and no minimum work: every kernel splits even a batch of 5."""
+    monkeypatch.setattr(_im2col, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(_depthwise, "PARALLEL_ELEMENTS", 0)
+    before = threads.get_num_threads()
+    yield
+    threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("xs,ws,s,p,d,g,kind", [
+    ((5, 6, 7, 6), (4, 6, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, "im2col"),  # gather gx
+    ((5, 6, 7, 6), (4, 3, 3, 3), (2, 1), (1, 0, 0, 1), (1, 2), 2, "im2col"),  # col2im gx
+    ((5, 2, 7, 6), (4, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, "nchw"),
+    ((5, 3, 8, 7), (3, 1, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3, "depthwise"),
+    ((5, 3, 8, 7), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 3, "depthwise"),
+])
+def test_conv2d_split_over_threads_equals_one_thread(rng, split_every_batch, xs, ws, s, p, d, g,
+                                                     kind):
+    geom = _im2col.Geometry(s, p, d, g)
+    assert _kernel_kind(ws, geom, None, None, "auto") == kind
+    x, w, b = (randn(rng, *shape) for shape in (xs, ws, ws[:1]))
+    out = []
+    for n in (1, 3):
+        threads.set_num_threads(n)
+        xt, wt, bt = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = apply(Conv2dFunction, xt, wt, bt, geometry=geom)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        out.append((y.data, xt.grad.data, wt.grad.data, bt.grad.data))
+    for a, e in zip(*out):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)

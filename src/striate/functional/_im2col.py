@@ -22,9 +22,14 @@ import os
 from typing import NamedTuple
 
 from ..backend import xp
+from ..threads import in_parallel, parallel_for
 
 #: Target size in bytes of one block's im2col matrix (see the module docstring).
 BLOCK_BYTES = 4 << 20
+#: Least multiply-adds one thread's share of a convolution must hold before the batch is split
+#: over threads (striate.threads): below it the split measured slower (LeNet-5's layers, 15-31M
+#: multiply-adds per batch: a training step 7,680 -> 6,650 img/s on 2 threads).
+PARALLEL_MACS = 48 << 20
 #: Block size multiplier when BLAS runs multi-threaded: every GEMM call synchronises BLAS's
 #: threads, and on a loaded 2-core machine each sync can cost a scheduler time slice. Measured
 #: there (2 OpenBLAS threads, ResNet-20 16ch@32x32 forward): 4 MB blocks 189 ms, 16 MB 78 ms,
@@ -60,8 +65,15 @@ def out_size(size: int, k: int, s: int, pad_total: int, d: int) -> int:
 def block_len(n: int, bytes_per_sample: int, gemm: bool = True) -> int:
     """How many samples go into one block so that its scratch matrix is about BLOCK_BYTES
     (times THREADED_BLOCK_SCALE for a GEMM's operand under a multi-threaded BLAS)."""
-    budget = BLOCK_BYTES * (THREADED_BLOCK_SCALE if _THREADED and gemm else 1)
+    # inside a parallel range BLAS runs one thread per call (striate.threads)
+    budget = BLOCK_BYTES * (THREADED_BLOCK_SCALE if _THREADED and gemm and not in_parallel()
+                            else 1)
     return int(max(1, min(n, budget // max(bytes_per_sample, 1))))
+
+
+def grain(macs_per_sample: int) -> int:
+    """Samples per thread below which a convolution runs on one thread (``PARALLEL_MACS``)."""
+    return -(-PARALLEL_MACS // max(macs_per_sample, 1))
 
 
 def padded_blocks(x, pads, nb, nchw: bool = False):
@@ -139,11 +151,16 @@ def conv_forward(x, w, b, g: Geometry, OH: int, OW: int):
     G = g.groups
     w3 = w.reshape(G, OC // G, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, -1, OC // G)
     y = xp.empty((x.shape[0], OH, OW, OC), x.dtype)
-    for i, c in _cols(x, g, OH, OW, KH, KW):
-        m = c.shape[1] // (OH * OW)
-        xp.matmul(c, w3, out=_rows(y, i, m, G))
-        if b is not None:
-            y[i:i + m] += b
+    bt = None if b is None else xp.tile(b, (OW, 1))  # (OW, OC): long inner loops, not OC-long
+
+    def run(lo, hi):
+        for i, c in _cols(x[lo:hi], g, OH, OW, KH, KW):
+            m = c.shape[1] // (OH * OW)
+            xp.matmul(c, w3, out=_rows(y, lo + i, m, G))
+            if bt is not None:
+                y[lo + i:lo + i + m] += bt
+
+    parallel_for(run, x.shape[0], grain(OH * OW * KH * KW * Cg * OC), blas=True)
     return y
 
 
@@ -152,11 +169,17 @@ def conv_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
     _, OH, OW, OC = gy.shape
     G = g.groups
     Cg = x.shape[3] // G
-    gw = xp.zeros((G, KH * KW * Cg, OC // G), x.dtype)
-    part = xp.empty_like(gw)
-    for i, c in _cols(x, g, OH, OW, KH, KW):
-        xp.matmul(c.transpose(0, 2, 1), _rows(gy, i, c.shape[1] // (OH * OW), G), out=part)
-        gw += part
+
+    def run(lo, hi):  # this range's sum
+        gw = xp.zeros((G, KH * KW * Cg, OC // G), x.dtype)
+        part = xp.empty_like(gw)
+        for i, c in _cols(x[lo:hi], g, OH, OW, KH, KW):
+            m = c.shape[1] // (OH * OW)
+            xp.matmul(c.transpose(0, 2, 1), _rows(gy, lo + i, m, G), out=part)
+            gw += part
+        return gw
+
+    gw = sum(parallel_for(run, x.shape[0], grain(OH * OW * KH * KW * Cg * OC), blas=True))
     return gw.reshape(G, KH, KW, Cg, OC // G).transpose(0, 4, 3, 1, 2).reshape(OC, Cg, KH, KW)
 
 
@@ -210,17 +233,21 @@ def conv_grad_input(gy, w, g: Geometry, H: int, W: int):
         return conv_forward(gy, _rotated(w, G), None, g._replace(pads=full), H, W)
     wk = xp.ascontiguousarray(w.reshape(G, OC // G, Cg, KH, KW).transpose(3, 4, 0, 1, 2))
     gx = xp.empty((N, H, W, G * Cg), gy.dtype)
-    nb = block_len(N, G * OH * OW * KH * KW * Cg * gy.itemsize)
-    gcol = xp.empty(KH * KW * G * nb * OH * OW * Cg, gy.dtype)
-    gxpad = xp.empty((nb, H + PT + PB, W + PL + PR, G * Cg), gy.dtype)
-    for i in range(0, N, nb):
-        m = min(nb, N - i)
-        c = _flat(gcol, KH, KW, G, m * OH * OW, Cg)
-        xp.matmul(_rows(gy, i, m, G), wk, out=c)  # (G, rows, OC/G) @ (KH, KW, G, OC/G, C/G)
-        dst = gxpad[:m]
-        dst.fill(0)
-        col2im(c.reshape(KH, KW, G, m, OH, OW, Cg), dst, g)
-        gx[i:i + m] = dst[:, PT:PT + H, PL:PL + W]
+
+    def run(lo, hi):
+        nb = block_len(hi - lo, G * OH * OW * KH * KW * Cg * gy.itemsize)
+        gcol = xp.empty(KH * KW * G * nb * OH * OW * Cg, gy.dtype)
+        gxpad = xp.empty((nb, H + PT + PB, W + PL + PR, G * Cg), gy.dtype)
+        for i in range(lo, hi, nb):
+            m = min(nb, hi - i)
+            c = _flat(gcol, KH, KW, G, m * OH * OW, Cg)
+            xp.matmul(_rows(gy, i, m, G), wk, out=c)  # (G, rows, OC/G) @ (KH, KW, G, OC/G, C/G)
+            dst = gxpad[:m]
+            dst.fill(0)
+            col2im(c.reshape(KH, KW, G, m, OH, OW, Cg), dst, g)
+            gx[i:i + m] = dst[:, PT:PT + H, PL:PL + W]
+
+    parallel_for(run, N, grain(OH * OW * KH * KW * Cg * OC), blas=True)
     return gx
 
 
@@ -256,11 +283,15 @@ def nchw_forward(x, w, b, g: Geometry, OH: int, OW: int):
     OC, _, KH, KW = w.shape
     y = xp.empty((x.shape[0], OC, OH * OW), x.dtype)
     w2 = w.reshape(OC, -1)
-    for i, c in _nchw_cols(x, g, OH, OW, KH, KW):
-        yb = y[i:i + len(c)]
-        xp.matmul(w2, c, out=yb)
-        if b is not None:
-            yb += b[:, None]
+
+    def run(lo, hi):
+        for i, c in _nchw_cols(x[lo:hi], g, OH, OW, KH, KW):
+            yb = y[lo + i:lo + i + len(c)]
+            xp.matmul(w2, c, out=yb)
+            if b is not None:
+                yb += b[:, None]
+
+    parallel_for(run, x.shape[0], grain(OH * OW * w2.size), blas=True)
     return y.reshape(-1, OC, OH, OW).transpose(0, 2, 3, 1)
 
 
@@ -276,10 +307,15 @@ def nchw_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
     """gw = sum over samples of gy[n] (OC, OH*OW) @ col[n]^T."""
     N, OH, OW, OC = gy.shape
     gyc = gy.transpose(0, 3, 1, 2).reshape(N, OC, OH * OW)
-    gw = xp.zeros((OC, x.shape[3] * KH * KW), x.dtype)
-    for i, c in _nchw_cols(x, g, OH, OW, KH, KW):
-        gw += xp.matmul(gyc[i:i + len(c)], c.transpose(0, 2, 1)).sum(axis=0)
-    return gw.reshape(OC, -1, KH, KW)
+
+    def run(lo, hi):  # this range's sum
+        gw = xp.zeros((OC, x.shape[3] * KH * KW), x.dtype)
+        for i, c in _nchw_cols(x[lo:hi], g, OH, OW, KH, KW):
+            gw += xp.matmul(gyc[lo + i:lo + i + len(c)], c.transpose(0, 2, 1)).sum(axis=0)
+        return gw
+
+    parts = parallel_for(run, N, grain(OH * OW * OC * x.shape[3] * KH * KW), blas=True)
+    return sum(parts).reshape(OC, -1, KH, KW)
 
 
 # ---- 1x1 convolution (no padding, groups 1): plain matrix products ----
@@ -346,93 +382,6 @@ def pointwise_grad_weight(x, gy, g=None, KH=None, KW=None):
     else:
         gw = gy.reshape(-1, OC).T @ x.reshape(-1, C)
     return gw.reshape(OC, C, 1, 1)
-
-
-# ---- depthwise convolution (one input channel per group): no GEMM ----
-def _dw_weight(w, C):
-    """Weight (C*M, 1, KH, KW) as (KH, KW, C, M): output channel c*M + j reads input channel c."""
-    return w.reshape(C, w.shape[0] // C, *w.shape[2:]).transpose(2, 3, 0, 1)
-
-
-def _dw_tap(a, kh, kw, M):
-    """Kernel offset (kh, kw) of window view ``a`` with an M axis only when M > 1: a trailing
-    length-1 axis would make every ufunc inner loop one element long (measured 1.3x slower)."""
-    t = a[:, :, :, kh, kw]
-    return t if M == 1 else t[..., None]
-
-
-def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int):
-    """y[..., c, j] = sum over kernel offsets of x-window[..., c] * w[c*M + j]; NHWC."""
-    N, _, _, C = x.shape
-    OC, _, KH, KW = w.shape
-    M = OC // C
-    wd = _dw_weight(w, C)
-    wd = wd[..., 0] if M == 1 else wd
-    y = xp.empty((N, OH, OW, C) + ((M,) if M > 1 else ()), x.dtype)
-    nb = block_len(N, OH * OW * OC * x.itemsize * 4, gemm=False)
-    tmp = xp.empty(nb * OH * OW * OC, x.dtype)  # reused: a fresh large array faults its pages
-    for i, xb in padded_blocks(x, g.pads, nb):
-        win = windows(xb, OH, OW, KH, KW, g._replace(groups=1))[0]
-        yb = y[i:i + len(xb)]
-        t = _flat(tmp, *yb.shape)
-        for k in range(KH * KW):
-            xp.multiply(_dw_tap(win, k // KW, k % KW, M), wd[k // KW, k % KW], out=t if k else yb)
-            if k:
-                yb += t
-        if b is not None:
-            yb += b.reshape(wd.shape[2:])
-    return y.reshape(N, OH, OW, OC)
-
-
-def depthwise_grad_input(gy, w, g: Geometry, H: int, W: int):
-    """gx: every kernel offset adds gy * w back onto the pixels its window read; NHWC."""
-    N, OH, OW, OC = gy.shape
-    _, _, KH, KW = w.shape
-    C = g.groups
-    M = OC // C
-    PT, PB, PL, PR = g.pads
-    (SH, SW), (DH, DW) = g.stride, g.dilation
-    wd = _dw_weight(w, C)
-    gx = xp.empty((N, H, W, C), gy.dtype)
-    nb = block_len(N, OH * OW * OC * gy.itemsize * 4, gemm=False)
-    gxpad = xp.empty((nb, H + PT + PB, W + PL + PR, C), gy.dtype)
-    for i in range(0, N, nb):
-        m = min(nb, N - i)
-        gyb = gy[i:i + m].reshape(m, OH, OW, C, M)
-        dst = gxpad[:m]
-        dst.fill(0)
-        for kh in range(KH):
-            for kw in range(KW):
-                win = dst[:, kh * DH:kh * DH + SH * (OH - 1) + 1:SH,
-                          kw * DW:kw * DW + SW * (OW - 1) + 1:SW]
-                if M == 1:
-                    win += gyb[..., 0] * wd[kh, kw, :, 0]
-                else:
-                    win += (gyb * wd[kh, kw]).sum(axis=-1)
-        gx[i:i + m] = dst[:, PT:PT + H, PL:PL + W]
-    return gx
-
-
-def depthwise_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
-    """gw[c*M + j, 0, kh, kw] = sum over batch and pixels of window(kh, kw)[c] * gy[c*M + j]."""
-    N, _, _, C = x.shape
-    _, OH, OW, OC = gy.shape
-    M = OC // C
-    gwd = xp.zeros((KH, KW, OC), x.dtype)
-    nb = block_len(N, OH * OW * OC * x.itemsize * 4, gemm=False)
-    tmp = xp.empty(nb * OH * OW * OC, x.dtype)
-    ones = xp.ones(nb * OH * OW, x.dtype)
-    for i, xb in padded_blocks(x, g.pads, nb):
-        m = len(xb)
-        win = windows(xb, OH, OW, KH, KW, g._replace(groups=1))[0]
-        gyb = gy[i:i + m].reshape((m, OH, OW, C) + ((M,) if M > 1 else ()))
-        t = _flat(tmp, *gyb.shape)
-        for kh in range(KH):
-            for kw in range(KW):
-                xp.multiply(_dw_tap(win, kh, kw, M), gyb, out=t)
-                # sum over pixels as a GEMV with ones: 10x faster than a strided reduction
-                gwd[kh, kw] += ones[:m * OH * OW] @ t.reshape(-1, OC)
-    return gwd.reshape(KH, KW, C, M).transpose(2, 3, 0, 1).reshape(OC, 1, KH, KW)
 
 
 # ---- nothing to compute: an empty batch ----
