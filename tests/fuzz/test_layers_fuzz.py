@@ -24,7 +24,7 @@ from striate import nn
 
 torch = pytest.importorskip("torch")
 
-SCALE = int(os.environ.get("STRIATE_FUZZ_SCALE", "1"))  # as in test_functional_fuzz.py
+SCALE = int(os.environ.get("STRIATE_FUZZ_SCALE", "1"))  # as in _harness.py
 FUZZ = settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=list(HealthCheck))
 
 

@@ -15,22 +15,23 @@ the hot path pays for one list push and pop per call.
 
 Any plain ``ValueError``/``TypeError`` escaping a module's ``forward`` (for example from a
 functional op) is re-raised with the same type, prefixed by the layer's type and qualified name.
+
+``state_dict`` and ``load_state_dict`` live in :mod:`._module_state` (a base class of Module).
 """
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
 from ..backend import xp
 from ..tensor import Tensor
+from ._module_state import IncompatibleKeys, _StateDictMixin  # noqa: F401 - interop imports it
 from .hooks import RemovableHandle
 from .parameter import Parameter
 
 __all__ = ["Module"]
 
-
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 _local = threading.local()
 
@@ -52,19 +53,7 @@ def _check_name(kind: str, name, owner: "Module") -> None:
         raise ValueError(f"attribute {name!r} already exists on {type(owner).__name__}")
 
 
-def _as_array(value, key: str):
-    """The ndarray behind a state-dict value (ndarray, Tensor, number, or a CPU torch tensor)."""
-    if isinstance(value, Tensor):
-        return value.data
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # duck-typed torch tensor
-        value = value.detach().cpu().numpy()
-    arr = xp.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"load_state_dict: value for {key!r} is not numeric (dtype {arr.dtype})")
-    return arr
-
-
-class Module:
+class Module(_StateDictMixin):
     """Base class for layers and models: subclass it, assign layers and Parameters in
     ``__init__``, and write ``forward``.
 
@@ -308,64 +297,6 @@ class Module:
                     f"{type(m).__name__} has no submodule {part!r} (in {target!r})")
             m = child
         return m
-
-    # ---- state ----
-    def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """Parameters and persistent buffers, every alias of a shared tensor included."""
-        for name, p in self._parameters.items():
-            if p is not None:
-                yield prefix + name, p
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent:
-                yield prefix + name, b
-        for name, m in self._modules.items():
-            if m is not None:
-                yield from m._state_items(f"{prefix}{name}.")
-
-    def state_dict(self) -> "OrderedDict[str, Any]":
-        """``{qualified_name: ndarray copy}`` of every parameter and persistent buffer.
-
-        >>> sd = model.state_dict(); sd["0.weight"].shape
-        (6, 1, 5, 5)
-        """
-        return OrderedDict((k, t.data.copy()) for k, t in self._state_items())
-
-    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy arrays from ``state_dict`` into this module's parameters and buffers, in place.
-
-        Values may be ndarrays, Tensors or numbers; each is cast to the existing dtype.
-        Nothing is copied if there is an error.
-
-        Args:
-            state_dict: mapping from qualified name to value.
-            strict (bool, default True): raise if a key is missing or unexpected. A shape
-                difference raises even when False.
-
-        Returns:
-            ``(missing_keys, unexpected_keys)``.
-        """
-        if not hasattr(state_dict, "items"):
-            raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
-        own = OrderedDict(self._state_items())
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        arrays, mismatched = {}, []
-        for k, t in own.items():
-            if k in state_dict:
-                arrays[k] = arr = _as_array(state_dict[k], k)
-                if arr.shape != t.shape:
-                    mismatched.append(f"  shape mismatch for {k!r}: checkpoint has "
-                                      f"{tuple(arr.shape)}, model has {tuple(t.shape)}")
-        if mismatched or (strict and (missing or unexpected)):
-            lines = [f"load_state_dict: error(s) loading state_dict into {type(self).__name__}:"]
-            if strict and missing:
-                lines.append("  missing keys: " + ", ".join(repr(k) for k in missing))
-            if strict and unexpected:
-                lines.append("  unexpected keys: " + ", ".join(repr(k) for k in unexpected))
-            raise ValueError("\n".join(lines + mismatched))
-        for k, arr in arrays.items():
-            own[k].data[...] = arr
-        return IncompatibleKeys(missing, unexpected)
 
     # ---- modes and bulk updates ----
     def train(self, mode: bool = True) -> "Module":

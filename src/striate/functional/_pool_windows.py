@@ -1,0 +1,228 @@
+"""Pooling geometry and windowed views, shared by every fixed-window pooling kernel.
+
+A KH x KW window read with stride (SH, SW) is KH*KW strided views of the (padded) input, one per
+window offset, each of output shape (N, C, OH, OW). Forward combines the views elementwise and
+backward writes the gradient back through the same views of a gradient buffer: the only Python
+loop is over the KH*KW offsets. Windows that tile the input exactly (stride == kernel, no padding,
+H and W divisible; LeNet's 2x2/2) take a fast path: the views come from a reshape to
+(N, C, OH, KH, OW, KW), so nothing is padded, cropped or zero-filled. This module holds the
+argument checks and output-size rules (``_pool_args``, cached ``_Geometry``), the views, the
+gradient buffers and the routing of a picked offset's gradient (``_route``); the Functions that
+use them are in :mod:`.window_pool`, :mod:`.pooling` and :mod:`.adaptive_pool`.
+"""
+from __future__ import annotations
+
+import functools
+import numbers
+from typing import NamedTuple
+
+from ..backend import xp
+from ..tensor import Tensor
+from ._alloc import check_alloc
+
+Size2 = int | tuple[int, int]  # an int for both spatial axes, or (height, width)
+
+
+# ---- geometry and windowed views ----
+class _Geometry(NamedTuple):
+    shape: tuple  # (N, C, H, W) of the input
+    k: tuple  # (KH, KW)
+    s: tuple  # (SH, SW)
+    lo: tuple  # (top, left) padding
+    hi: tuple  # (bottom, right) padding the windows reach, ceil-mode overhang included
+    out: tuple  # (OH, OW)
+    fast: bool  # windows tile the input exactly: views by reshape
+    overlap: bool  # an input element can sit in several windows
+
+
+def _as_input(x, op: str) -> Tensor:
+    if isinstance(x, xp.ndarray):
+        x = Tensor(x)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor or an ndarray, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got dtype {x.dtype}")
+    return x
+
+
+def _pair(v, op: str, name: str) -> tuple[int, int]:
+    def is_int(e):
+        return isinstance(e, numbers.Integral) and not isinstance(e, bool)
+
+    if is_int(v):
+        return int(v), int(v)
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(is_int(e) for e in v):
+        return int(v[0]), int(v[1])
+    raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+
+
+def _pool_args(op, shape, kernel_size, stride, padding, ceil_mode=False) -> _Geometry:
+    k = _pair(kernel_size, op, "kernel_size")
+    s = k if stride is None else _pair(stride, op, "stride")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(
+                f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+            )
+        p = padding if padding == "same" else (0, 0)
+    else:
+        p = _pair(padding, op, "padding")
+    return _geometry(op, shape, k, s, p, bool(ceil_mode))
+
+
+@functools.lru_cache(maxsize=512)
+def _geometry(op, shape, k, s, p, ceil_mode) -> _Geometry:
+    """Validate the window arguments and compute the output size (PyTorch's rules, cached)."""
+    if 0 in shape[2:]:  # padding alone would make windows of nothing but -inf or zeros
+        raise ValueError(f"{op}: input of shape {shape} has empty feature maps; expected H and "
+                         "W of at least 1")
+    if min(k) < 1:
+        raise ValueError(f"{op}: kernel_size must be positive, got {k}")
+    if min(s) < 1:
+        raise ValueError(f"{op}: stride must be positive, got {s}")
+    if p != "same":
+        if min(p) < 0:
+            raise ValueError(f"{op}: padding must be non-negative, got {p}")
+        if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+            raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
+    ph, pw = (p, p) if p == "same" else p
+    OH, PT, PB = _dim(shape[2], k[0], s[0], ph, ceil_mode)
+    OW, PL, PR = _dim(shape[3], k[1], s[1], pw, ceil_mode)
+    if OH < 1 or OW < 1:
+        raise ValueError(
+            f"{op}: kernel {k} is larger than the padded input: input (H, W) = {shape[2:]}, "
+            f"padding {p}, stride {s} give an output of ({OH}, {OW}); expected at least (1, 1)"
+        )
+    # one window along an axis: any stride is as good as the kernel's (a huge one overflows)
+    s = (k[0] if OH == 1 else s[0], k[1] if OW == 1 else s[1])
+    H, W = shape[2:]
+    # in ceil mode a kernel may overhang the input by up to stride - 1: pad no huge buffer for it
+    check_alloc(op, "padded input", shape[:2] + (PT + H + PB, PL + W + PR), xp.float32)
+    fast = s == k and PT == PB == PL == PR == 0 and H == OH * k[0] and W == OW * k[1]
+    return _Geometry(shape, k, s, (PT, PL), (PB, PR), (OH, OW), fast, s[0] < k[0] or s[1] < k[1])
+
+
+def _dim(n: int, k: int, s: int, p, ceil_mode: bool) -> tuple[int, int, int]:
+    """(output size, padding before, padding after that the windows reach) along one axis."""
+    if p == "same":  # TF/Keras SAME: out = ceil(n / s), the odd pad goes after
+        out = -(-n // s)
+        total = max((out - 1) * s + k - n, 0)
+        return out, total // 2, total - total // 2
+    out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside input or left pad
+        out -= 1
+    return out, p, max((out - 1) * s + k - n - p, 0)
+
+
+def _windows(x, g: _Geometry, fill) -> list:
+    """The KH*KW strided views (N, C, OH, OW) of ``x`` padded with ``fill``, in row-major order."""
+    (N, C, H, W), (PT, PL), (PB, PR) = x.shape, g.lo, g.hi
+    if PT or PL or PB or PR:
+        xpad = xp.full((N, C, PT + H + PB, PL + W + PR), fill, dtype=x.dtype)
+        xpad[:, :, PT:PT + H, PL:PL + W] = x
+        x = xpad
+    return _views(x, g)
+
+
+def _views(a, g: _Geometry) -> list:
+    """The window views of an already padded array (by reshape on the fast path)."""
+    N, C = a.shape[:2]
+    (KH, KW), (SH, SW), (OH, OW) = g.k, g.s, g.out
+    if g.fast:
+        a6 = a.reshape(N, C, OH, KH, OW, KW)
+        return [a6[:, :, :, i, :, j] for i in range(KH) for j in range(KW)]
+    return [a[:, :, i:i + SH * (OH - 1) + 1:SH, j:j + SW * (OW - 1) + 1:SW]
+            for i in range(KH) for j in range(KW)]
+
+
+def _grad_buffer(g: _Geometry, dtype):
+    """A padded gradient buffer and its window views; the fast path tiles it, so no zero fill."""
+    N, C, H, W = g.shape
+    (PT, PL), (PB, PR) = g.lo, g.hi
+    if g.fast:
+        buf = xp.empty(g.shape, dtype=dtype)
+    else:
+        buf = xp.zeros((N, C, PT + H + PB, PL + W + PR), dtype=dtype)
+    return buf, _views(buf, g)
+
+
+def _crop(buf, g: _Geometry):
+    (N, C, H, W), (PT, PL) = g.shape, g.lo
+    if buf.shape == g.shape:
+        return buf
+    return xp.ascontiguousarray(buf[:, :, PT:PT + H, PL:PL + W])
+
+
+def _put(g: _Geometry, view, value) -> None:
+    """Write one offset's gradient: add where windows overlap, else assign (each element once)."""
+    if g.overlap:
+        view += value
+    else:
+        view[...] = value
+
+
+def _route(g: _Geometry, idx, gy, last: bool = False):
+    """Send each window's gradient to the offset ``idx`` picked (idx == KH*KW: to none).
+
+    ``idx`` is in the work layout (channels-last when ``last``); the gradient buffer has the
+    input's size, not the padded one: what the windows read from padding is simply dropped.
+    """
+    gy = _work(gy, last)
+    shape = (g.shape[0],) + g.shape[2:] + (g.shape[1],) if last else g.shape
+    # tiling windows write every input element exactly once: no zero fill needed
+    buf = xp.empty(shape, dtype=gy.dtype) if g.fast else xp.zeros(shape, dtype=gy.dtype)
+    m = xp.empty(idx.shape, dtype=bool)
+    tmp = xp.empty_like(gy) if g.overlap else None
+    for k, (osub, isub) in _offsets(g, last):
+        mk = xp.equal(idx[osub], k, out=m[osub])
+        if g.overlap:
+            buf[isub] += xp.multiply(gy[osub], mk, out=tmp[osub])
+        else:
+            xp.multiply(gy[osub], mk, out=buf[isub])
+    return _nchw(buf, last)
+
+
+def _channels_last(x) -> bool:
+    """Whether NCHW-shaped ``x`` is channels-last in memory (as the convolutions return it)
+    with enough channels (16) that the max-pooling kernels had better work on its (N, H, W, C)
+    view: nothing is copied and the inner loops run over contiguous channels."""
+    return (x.shape[1] >= 16 and not x.flags.c_contiguous
+            and x.transpose(0, 2, 3, 1).flags.c_contiguous)
+
+
+def _work(a, last: bool):
+    return a.transpose(0, 2, 3, 1) if last else a
+
+
+def _nchw(a, last: bool):
+    return a.transpose(0, 3, 1, 2) if last else a
+
+
+def _axis_offsets(n: int, i: int, s: int, lo: int, out: int):
+    """(output slice, input slice) of the windows whose offset ``i`` reads inside ``n``."""
+    o0, o1 = max(0, -(-(lo - i) // s)), min(out, (n - 1 + lo - i) // s + 1)
+    if o1 <= o0:
+        return None
+    start = o0 * s - lo + i
+    return slice(o0, o1), slice(start, start + s * (o1 - o0 - 1) + 1, s)
+
+
+@functools.lru_cache(maxsize=512)
+def _offsets(g: _Geometry, last: bool) -> tuple:
+    """``(k, output index, input index)`` for each window offset k (row-major) that reads the
+    input somewhere: the windows' reads without a padded copy of the input."""
+    out = []
+    for k in range(g.k[0] * g.k[1]):
+        i, j = divmod(k, g.k[1])
+        r = _axis_offsets(g.shape[2], i, g.s[0], g.lo[0], g.out[0])
+        c = _axis_offsets(g.shape[3], j, g.s[1], g.lo[1], g.out[1])
+        if r is not None and c is not None:
+            lead = (slice(None),) if last else (slice(None), slice(None))
+            out.append((k, (lead + (r[0], c[0]), lead + (r[1], c[1]))))
+    return tuple(out)
+
+
+def _index_dtype(n: int):
+    return xp.uint8 if n < 255 else xp.uint16 if n < 65535 else xp.int64

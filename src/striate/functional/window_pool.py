@@ -1,0 +1,189 @@
+"""Max, min and average pooling over fixed KH x KW windows (``max_pool2d``, ``min_pool2d``,
+``avg_pool2d``).
+
+Max and min pooling never pad at all: each offset updates only the outputs whose windows read the
+input with it, and their gradient buffer has the input's size. They pool a channels-last input (the
+convolutions' output, 16 channels or more) in that layout, reading contiguous channels, and return
+it channels-last. Average pooling sums the KH*KW window views of the zero-padded input (see
+:mod:`._pool_windows`) and divides by the per-window count.
+"""
+from __future__ import annotations
+
+import functools
+
+from ..autograd import Function
+from ..backend import xp
+from ..tensor import Tensor, apply
+from ._pool_windows import (
+    Size2,
+    _as_input,
+    _channels_last,
+    _crop,
+    _Geometry,
+    _grad_buffer,
+    _index_dtype,
+    _nchw,
+    _offsets,
+    _pool_args,
+    _put,
+    _route,
+    _windows,
+    _work,
+)
+
+__all__ = ["avg_pool2d", "max_pool2d", "min_pool2d"]
+
+
+# ---- max and min ----
+class MaxPool2d(Function):
+    """Max over each window; MinPool2d swaps the comparison and the padding value.
+
+    The windows are read in place (no padded copy of the input): each offset updates only the
+    outputs whose windows reach the input with it. Channels-last inputs are pooled in that
+    layout and give a channels-last output.
+    """
+
+    pick, wins, fill = xp.maximum, xp.greater, -xp.inf
+
+    def forward(self, x, g):
+        last = _channels_last(x)
+        # strided windows over strided memory are slow: a few channels are copied to NCHW
+        a, offsets = _work(x if last else xp.ascontiguousarray(x), last), _offsets(g, last)
+        N, C, OH, OW = g.shape[:2] + g.out
+        shape = (N, OH, OW, C) if last else (N, C, OH, OW)
+        k0, (osub0, isub0) = offsets[0]
+        if k0 == 0 and a[isub0].shape == shape:  # the first offset reads inside every window
+            y = a[isub0].copy()
+            offsets = offsets[1:]
+        else:
+            y = xp.full(shape, self.fill, dtype=x.dtype)
+        if not self.needs_input_grad[0]:
+            for _, (osub, isub) in offsets:
+                self.pick(y[osub], a[isub], out=y[osub])
+            return _nchw(y, last)
+        # NOTE: ties: the gradient goes to the first extremum in row-major window order (PyTorch)
+        idx = xp.zeros(shape, dtype=_index_dtype(g.k[0] * g.k[1]))
+        m, mk = xp.empty(shape, dtype=bool), xp.empty_like(idx)
+        mi = m.view(idx.dtype) if idx.itemsize == 1 else m
+        for k, (osub, isub) in offsets:
+            v, ys, ms = a[isub], y[osub], m[osub]
+            self.wins(v, ys, out=ms)
+            self.pick(ys, v, out=ys)
+            # every earlier index is below k, so max(idx, m * k) means "k where m"
+            ks = xp.multiply(mi[osub], xp.asarray(k, dtype=idx.dtype), out=mk[osub])
+            xp.maximum(idx[osub], ks, out=idx[osub])
+        self.g, self.idx, self.last = g, idx, last
+        return _nchw(y, last)
+
+    def backward(self, gy):
+        # d max(window)/dx = 1 at the window's argmax, 0 elsewhere
+        return (_route(self.g, self.idx, gy, self.last),)
+
+
+class MinPool2d(MaxPool2d):
+    pick, wins, fill = xp.minimum, xp.less, xp.inf
+
+
+def max_pool2d(
+    x: Tensor, kernel_size: Size2, stride: Size2 | None = None,
+    padding: Size2 | str = 0, ceil_mode: bool = False,
+) -> Tensor:
+    """2-D max pooling over an NCHW input, as ``torch.nn.functional.max_pool2d``.
+
+    Args:
+        x: input of shape (N, C, H, W), floating point.
+        kernel_size (int or (int, int)): window size.
+        stride (int or (int, int), default None): window step; None means ``kernel_size``.
+        padding (int, (int, int), 'valid' or 'same', default 0): implicit -inf padding, at most
+            half the kernel. 'same' pads as TF/Keras: output ceil(H / stride), the total padding
+            max((OH - 1) * SH + KH - H, 0) split with the extra row/column at the bottom/right.
+        ceil_mode (bool, default False): round the output size up; the last window must still
+            start inside the input or the left padding. Ignored with 'same'.
+
+    Shape:
+        Output (N, C, OH, OW), OH = floor((H + 2 * PH - KH) / SH) + 1 (ceil with ``ceil_mode``),
+        likewise OW. The gradient reaches only each window's maximum (the first one on ties).
+
+    >>> F.max_pool2d(striate.tensor(np.ones((1, 32, 28, 28))), 2, padding="same").shape
+    (1, 32, 14, 14)
+    """
+    x = _as_input(x, "max_pool2d")
+    g = _pool_args("max_pool2d", x.shape, kernel_size, stride, padding, ceil_mode)
+    return apply(MaxPool2d, x, g=g)
+
+
+def min_pool2d(
+    x: Tensor, kernel_size: Size2, stride: Size2 | None = None,
+    padding: Size2 | str = 0, ceil_mode: bool = False,
+) -> Tensor:
+    """2-D min pooling: :func:`max_pool2d` with the minimum (equals ``-max_pool2d(-x)``).
+
+    Args and Shape as :func:`max_pool2d`; padding is +inf. The gradient reaches each window's
+    minimum only.
+
+    >>> F.min_pool2d(striate.tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).numpy()[0, 0]
+    array([[ 0.,  2.],
+           [ 8., 10.]])
+    """
+    x = _as_input(x, "min_pool2d")
+    g = _pool_args("min_pool2d", x.shape, kernel_size, stride, padding, ceil_mode)
+    return apply(MinPool2d, x, g=g)
+
+
+# ---- average ----
+@functools.lru_cache(maxsize=512)
+def _divisor(g: _Geometry, include_pad: bool, dtype):
+    """Elements counted per window: an int when every window has the same count, else (OH, OW)."""
+    cnt = []
+    for n, k, s, lo, out in zip(g.shape[2:], g.k, g.s, g.lo, g.out):
+        start = xp.arange(out) * s - lo
+        if include_pad:  # PyTorch counts padding but not the ceil-mode overhang past it
+            cnt.append(xp.minimum(start + k, n + lo) - start)
+        else:
+            cnt.append(xp.minimum(start + k, n) - xp.maximum(start, 0))
+    div = xp.outer(*cnt)
+    return int(div.flat[0]) if (div == div.flat[0]).all() else div.astype(dtype)
+
+
+class AvgPool2d(Function):
+    def forward(self, x, g, div):
+        views = _windows(x, g, 0)
+        y = views[0] + views[1] if len(views) > 1 else views[0].copy()
+        for v in views[2:]:
+            y += v
+        y /= div
+        self.g, self.div = g, div
+        return y
+
+    def backward(self, gy):
+        # d mean(window)/dx = 1 / count for each element of the window
+        gw = gy / self.div
+        buf, views = _grad_buffer(self.g, gy.dtype)
+        for v in views:
+            _put(self.g, v, gw)
+        return (_crop(buf, self.g),)
+
+
+def avg_pool2d(
+    x: Tensor, kernel_size: Size2, stride: Size2 | None = None,
+    padding: Size2 | str = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+) -> Tensor:
+    """2-D average pooling over an NCHW input, as ``torch.nn.functional.avg_pool2d``.
+
+    Args:
+        x, kernel_size, stride, padding, ceil_mode: as :func:`max_pool2d` (zero padding).
+        count_include_pad (bool, default True): divide by the window size including the zero
+            padding (PyTorch's default); False divides by the real elements only. With
+            ``padding='same'`` the padding is never counted (Keras), whatever this flag says.
+
+    Shape:
+        As :func:`max_pool2d`. The gradient is spread evenly over each window (1 / count).
+
+    >>> F.avg_pool2d(striate.tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).numpy()[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    x = _as_input(x, "avg_pool2d")
+    g = _pool_args("avg_pool2d", x.shape, kernel_size, stride, padding, ceil_mode)
+    include = bool(count_include_pad) and not (isinstance(padding, str) and padding == "same")
+    return apply(AvgPool2d, x, g=g, div=_divisor(g, include, x.dtype))
