@@ -178,39 +178,46 @@ def parallel_for(fn, n: int, grain: int = 1, blas: bool = False) -> list:
     """``[fn(lo, hi) for each range]`` over contiguous ranges covering ``range(n)``.
 
     Up to ``get_num_threads()`` ranges of at least ``grain`` items run at once; results come
-    back in range order. ``blas=True`` says ``fn`` calls BLAS (see the module docstring).
-    Another thread's parallel region, or a range calling this, runs its ranges serially.
+    back in range order. ``blas=True`` says ``fn`` calls BLAS: with more than one thread, BLAS
+    then runs one thread per call even when the work is too small to split (see the module
+    docstring). A range calling this, or a call while another thread's region holds the
+    workers, runs serially.
     """
-    global _workers
+    if _threads == 1 or in_parallel():
+        return [fn(0, n)]
+    if blas and _blas_controls() is None:  # cannot pin BLAS: let it thread as it would alone
+        return [fn(0, n)]
     parts = min(_threads, n // max(grain, 1))
-    if parts <= 1 or in_parallel() or (blas and _blas_controls() is None):
-        return [fn(0, n)]
-    if not _busy.acquire(blocking=False):
-        return [fn(0, n)]
+    if blas:
+        _pin_blas(True)
     try:
-        while len(_workers) < parts - 1:
-            _workers.append(_Worker(len(_workers) + 1))
-        bounds = [n * k // parts for k in range(parts + 1)]
-        if blas:
-            _pin_blas(True)
-        try:
-            for k in range(1, parts):
-                _workers[k - 1].start(fn, bounds[k], bounds[k + 1])
-            results, error = [None] * parts, None
+        if parts > 1 and _busy.acquire(blocking=False):
             try:
-                results[0] = _run(fn, bounds[0], bounds[1])
-            except BaseException as e:
-                error = e
-            for k in range(1, parts):  # wait for every range even after an error: they write
-                try:                   # shared arrays
-                    results[k] = _workers[k - 1].join()
-                except BaseException as e:
-                    error = error or e
-            if error is not None:
-                raise error
-            return results
-        finally:
-            if blas:
-                _pin_blas(False)
+                return _split(fn, n, parts)
+            finally:
+                _busy.release()
+        return [_run(fn, 0, n)]
     finally:
-        _busy.release()
+        if blas:
+            _pin_blas(False)
+
+
+def _split(fn, n: int, parts: int) -> list:
+    while len(_workers) < parts - 1:
+        _workers.append(_Worker(len(_workers) + 1))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    for k in range(1, parts):
+        _workers[k - 1].start(fn, bounds[k], bounds[k + 1])
+    results, error = [None] * parts, None
+    try:
+        results[0] = _run(fn, bounds[0], bounds[1])
+    except BaseException as e:
+        error = e
+    for k in range(1, parts):  # wait for every range even after an error: they write shared
+        try:                   # arrays
+            results[k] = _workers[k - 1].join()
+        except BaseException as e:
+            error = error or e
+    if error is not None:
+        raise error
+    return results

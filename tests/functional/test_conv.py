@@ -512,7 +512,7 @@ def test_bad_input_raises_clear_error(call, exc, match):
 @pytest.fixture
 def split_every_batch(monkeypatch):
     """Three threads, and no minimum work: every kernel splits even a batch of 5."""
-    monkeypatch.setattr(_im2col, "PARALLEL_MACS", 0)
+    monkeypatch.setattr(_im2col, "SPLIT_MIN_MACS", 0)
     monkeypatch.setattr(_depthwise, "PARALLEL_ELEMENTS", 0)
     before = threads.get_num_threads()
     yield
@@ -523,6 +523,8 @@ def split_every_batch(monkeypatch):
     ((5, 6, 7, 6), (4, 6, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, "im2col"),  # gather gx
     ((5, 6, 7, 6), (4, 3, 3, 3), (2, 1), (1, 0, 0, 1), (1, 2), 2, "im2col"),  # col2im gx
     ((5, 2, 7, 6), (4, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, "nchw"),
+    ((5, 6, 4, 3), (7, 6, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1, "pointwise"),
+    ((5, 6, 5, 7), (7, 6, 1, 1), (2, 3), (0, 0, 0, 0), (1, 1), 1, "pointwise"),
     ((5, 3, 8, 7), (3, 1, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3, "depthwise"),
     ((5, 3, 8, 7), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 3, "depthwise"),
 ])

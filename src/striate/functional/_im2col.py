@@ -29,7 +29,7 @@ BLOCK_BYTES = 4 << 20
 #: Least multiply-adds one thread's share of a convolution must hold before the batch is split
 #: over threads (striate.threads): below it the split measured slower (LeNet-5's layers, 15-31M
 #: multiply-adds per batch: a training step 7,680 -> 6,650 img/s on 2 threads).
-PARALLEL_MACS = 48 << 20
+SPLIT_MIN_MACS = 48 << 20
 #: Block size multiplier when BLAS runs multi-threaded: every GEMM call synchronises BLAS's
 #: threads, and on a loaded 2-core machine each sync can cost a scheduler time slice. Measured
 #: there (2 OpenBLAS threads, ResNet-20 16ch@32x32 forward): 4 MB blocks 189 ms, 16 MB 78 ms,
@@ -72,8 +72,8 @@ def block_len(n: int, bytes_per_sample: int, gemm: bool = True) -> int:
 
 
 def grain(macs_per_sample: int) -> int:
-    """Samples per thread below which a convolution runs on one thread (``PARALLEL_MACS``)."""
-    return -(-PARALLEL_MACS // max(macs_per_sample, 1))
+    """Least samples per thread when a convolution's batch is split (``SPLIT_MIN_MACS``)."""
+    return -(-SPLIT_MIN_MACS // max(macs_per_sample, 1))
 
 
 def padded_blocks(x, pads, nb, nchw: bool = False):
@@ -284,6 +284,7 @@ def nchw_forward(x, w, b, g: Geometry, OH: int, OW: int):
     y = xp.empty((x.shape[0], OC, OH * OW), x.dtype)
     w2 = w.reshape(OC, -1)
 
+
     def run(lo, hi):
         for i, c in _nchw_cols(x[lo:hi], g, OH, OW, KH, KW):
             yb = y[lo + i:lo + i + len(c)]
@@ -346,29 +347,47 @@ def pointwise_forward(x, w, b, g=None, OH=None, OW=None):
     x = _subsample(x, g, OH, OW)
     N, H, W, C = x.shape
     w2 = w.reshape(w.shape[0], C)
+    OC = w2.shape[0]
     if _nchw_memory(x):
-        y = xp.matmul(w2, _pixels_by_sample(x))
+        xs, y = _pixels_by_sample(x), xp.empty((N, OC, H * W), x.dtype)
+
+        def run(lo, hi):
+            xp.matmul(w2, xs[lo:hi], out=y[lo:hi])
+            if b is not None:
+                y[lo:hi] += b[:, None]
+
+        parallel_for(run, N, grain(H * W * C * OC), blas=True)
+        return y.reshape(N, OC, H, W).transpose(0, 2, 3, 1)
+    y = xp.empty((N, H, W, OC), x.dtype)
+
+    def run(lo, hi):
+        xp.matmul(x[lo:hi].reshape(-1, C), w2.T, out=y[lo:hi].reshape(-1, OC))
         if b is not None:
-            y += b[:, None]
-        return y.reshape(N, -1, H, W).transpose(0, 2, 3, 1)
-    y = x.reshape(-1, C) @ w2.T
-    if b is not None:
-        y += b
-    return y.reshape(N, H, W, -1)
+            y[lo:hi] += b
+
+    parallel_for(run, N, grain(H * W * C * OC), blas=True)
+    return y
 
 
 def pointwise_grad_input(gy, w, g=None, H=None, W=None):
     """gx = gy @ w at the pixels read; zero at those a stride skips."""
     N, OH, OW, OC = gy.shape
     w2 = w.reshape(OC, -1)
+    C = w2.shape[1]
     if _nchw_memory(gy):
-        gx = xp.matmul(w2.T, _pixels_by_sample(gy)).reshape(N, -1, OH, OW).transpose(0, 2, 3, 1)
+        gys, gx = _pixels_by_sample(gy), xp.empty((N, C, OH * OW), gy.dtype)
+        run = lambda lo, hi: xp.matmul(w2.T, gys[lo:hi], out=gx[lo:hi])  # noqa: E731
+        parallel_for(run, N, grain(OH * OW * C * OC), blas=True)
+        gx = gx.reshape(N, C, OH, OW).transpose(0, 2, 3, 1)
     else:
-        gx = (gy.reshape(-1, OC) @ w2).reshape(N, OH, OW, -1)
+        gx = xp.empty((N, OH, OW, C), gy.dtype)
+        run = lambda lo, hi: xp.matmul(  # noqa: E731
+            gy[lo:hi].reshape(-1, OC), w2, out=gx[lo:hi].reshape(-1, C))
+        parallel_for(run, N, grain(OH * OW * C * OC), blas=True)
     if g is None or (g.stride == (1, 1) and (H, W) == (OH, OW)):
         return gx
     (SH, SW) = g.stride
-    full = xp.zeros((N, H, W, gx.shape[3]), gy.dtype)
+    full = xp.zeros((N, H, W, C), gy.dtype)
     full[:, :(OH - 1) * SH + 1:SH, :(OW - 1) * SW + 1:SW] = gx
     return full
 
@@ -376,11 +395,17 @@ def pointwise_grad_input(gy, w, g=None, H=None, W=None):
 def pointwise_grad_weight(x, gy, g=None, KH=None, KW=None):
     """gw = gy^T @ x summed over all (read) pixels."""
     x = _subsample(x, g, gy.shape[1], gy.shape[2])
-    OC, C = gy.shape[-1], x.shape[-1]
+    N, OH, OW, OC = gy.shape
+    C = x.shape[-1]
     if _nchw_memory(x) and _nchw_memory(gy):
-        gw = xp.matmul(_pixels_by_sample(gy), _pixels_by_sample(x).transpose(0, 2, 1)).sum(axis=0)
+        gys, xs = _pixels_by_sample(gy), _pixels_by_sample(x)
+
+        def run(lo, hi):  # this range's sum
+            return xp.matmul(gys[lo:hi], xs[lo:hi].transpose(0, 2, 1)).sum(axis=0)
     else:
-        gw = gy.reshape(-1, OC).T @ x.reshape(-1, C)
+        def run(lo, hi):
+            return gy[lo:hi].reshape(-1, OC).T @ x[lo:hi].reshape(-1, C)
+    gw = sum(parallel_for(run, N, grain(OH * OW * C * OC), blas=True))
     return gw.reshape(OC, C, 1, 1)
 
 
