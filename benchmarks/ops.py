@@ -52,7 +52,13 @@ def threads() -> int:
 clock = time.perf_counter  # --cpu-time swaps in time.process_time
 
 
+#: Untimed pause before each timed call (see benchmarks.common.SETTLE); shorter than the
+#: model benchmarks' because each layer is timed many times.
+SETTLE = 0.03
+
+
 def timed(fn) -> float:
+    time.sleep(SETTLE)
     t = clock()
     fn()
     return clock() - t

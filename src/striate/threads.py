@@ -22,7 +22,17 @@ import ctypes
 import os
 import threading
 
-__all__ = ["get_num_threads", "set_num_threads", "parallel_for", "in_parallel"]
+__all__ = ["get_num_threads", "set_num_threads", "parallel_for", "in_parallel",
+           "elementwise_grain"]
+
+#: Least elements one thread's share of an elementwise pass must hold; smaller passes run on one
+#: thread. Memory-bound passes measured 1.4-1.8x faster on 2 threads from about 0.5M elements.
+MIN_ELEMENTS = 1 << 18
+
+
+def elementwise_grain(per_item: int) -> int:
+    """Least items per thread for a pass over items of ``per_item`` elements each."""
+    return -(-MIN_ELEMENTS // max(per_item, 1))
 
 
 def _default_threads() -> int:

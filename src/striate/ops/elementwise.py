@@ -3,18 +3,21 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import xp
+from ..threads import elementwise_grain, parallel_for
 from .broadcast import unbroadcast
 
 
 class Add(Function):
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
-        if a.shape == b.shape and a.ndim > 1 and a.strides != b.strides and a.dtype == b.dtype:
-            # NOTE: operands laid out differently (a residual branch's channels-last conv output
-            # plus an NCHW shortcut): the sum takes the first one's layout, as a residual
-            # block's "branch + identity" then hands its consumers the convolutions' layout
+        if a.shape == b.shape and a.ndim > 1 and a.dtype == b.dtype:
+            # the sum takes the first operand's layout even when b's differs (a residual
+            # branch's channels-last conv output plus an NCHW shortcut), so "branch + identity"
+            # hands its consumers the convolutions' layout; large sums run on several threads
             out = xp.empty_like(a)
-            return xp.add(a, b, out=out)
+            parallel_for(lambda i, j: xp.add(a[i:j], b[i:j], out=out[i:j]), a.shape[0],
+                         elementwise_grain(a.size // max(a.shape[0], 1)))
+            return out
         return a + b
 
     def backward(self, gy):
