@@ -69,3 +69,15 @@ def test_activation_and_add_split_over_threads_equal_one_thread(rng, split_every
 def test_relu_keeps_nan_and_maps_minus_inf_to_zero():
     y = F.relu(striate.tensor(np.array([np.nan, -np.inf, np.inf, -1.0, 2.0], np.float32)))
     np.testing.assert_array_equal(y.data, [np.nan, 0, np.inf, 0, 2])
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(2, 2, 0), (3, 2, 1), (3, 3, 1), (2, 1, 0)])
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_max_pool_split_over_threads_equals_one_thread(rng, split_every_pass, kernel, stride,
+                                                       padding, layout):
+    x = rng.standard_normal((5, 16, 9, 8))
+    x[0, 0, :2, :2] = 1.0  # a tie: the gradient must go to the first maximum either way
+    x = channels_last(x) if layout == "nhwc" else x
+    one, three = one_and_three_threads(lambda t: F.max_pool2d(t, kernel, stride, padding), x)
+    for a, e in zip(three, one):
+        np.testing.assert_array_equal(a, e)

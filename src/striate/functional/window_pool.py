@@ -14,6 +14,7 @@ import functools
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply
+from ..threads import elementwise_grain, parallel_for
 from ._pool_windows import (
     Size2,
     _as_input,
@@ -24,6 +25,7 @@ from ._pool_windows import (
     _index_dtype,
     _nchw,
     _offsets,
+    _phase_reader,
     _pool_args,
     _put,
     _route,
@@ -51,28 +53,39 @@ class MaxPool2d(Function):
         a, offsets = _work(x if last else xp.ascontiguousarray(x), last), _offsets(g, last)
         N, C, OH, OW = g.shape[:2] + g.out
         shape = (N, OH, OW, C) if last else (N, C, OH, OW)
-        k0, (osub0, isub0) = offsets[0]
-        if k0 == 0 and a[isub0].shape == shape:  # the first offset reads inside every window
-            y = a[isub0].copy()
-            offsets = offsets[1:]
-        else:
-            y = xp.full(shape, self.fill, dtype=x.dtype)
-        if not self.needs_input_grad[0]:
-            for _, (osub, isub) in offsets:
-                self.pick(y[osub], a[isub], out=y[osub])
-            return _nchw(y, last)
+        y = xp.empty(shape, dtype=x.dtype)
+        track = self.needs_input_grad[0]
         # NOTE: ties: the gradient goes to the first extremum in row-major window order (PyTorch)
-        idx = xp.zeros(shape, dtype=_index_dtype(g.k[0] * g.k[1]))
-        m, mk = xp.empty(shape, dtype=bool), xp.empty_like(idx)
-        mi = m.view(idx.dtype) if idx.itemsize == 1 else m
-        for k, (osub, isub) in offsets:
-            v, ys, ms = a[isub], y[osub], m[osub]
-            self.wins(v, ys, out=ms)
-            self.pick(ys, v, out=ys)
-            # every earlier index is below k, so max(idx, m * k) means "k where m"
-            ks = xp.multiply(mi[osub], xp.asarray(k, dtype=idx.dtype), out=mk[osub])
-            xp.maximum(idx[osub], ks, out=idx[osub])
-        self.g, self.idx, self.last = g, idx, last
+        idx = xp.zeros(shape, dtype=_index_dtype(g.k[0] * g.k[1])) if track else None
+
+        def run(lo, hi):  # samples lo:hi
+            read = _phase_reader(a[lo:hi], g, last)
+            yb = y[lo:hi]
+            k0, (osub0, isub0) = offsets[0]
+            rest = offsets
+            if k0 == 0 and read(isub0).shape == yb.shape:  # offset 0 reads inside every window
+                yb[...] = read(isub0)
+                rest = offsets[1:]
+            else:
+                yb.fill(self.fill)
+            if not track:
+                for _, (osub, isub) in rest:
+                    self.pick(yb[osub], read(isub), out=yb[osub])
+                return
+            ib = idx[lo:hi]
+            m, mk = xp.empty(yb.shape, dtype=bool), xp.empty_like(ib)
+            mi = m.view(ib.dtype) if ib.itemsize == 1 else m
+            for k, (osub, isub) in rest:
+                v, ys, ms = read(isub), yb[osub], m[osub]
+                self.wins(v, ys, out=ms)
+                self.pick(ys, v, out=ys)
+                # every earlier index is below k, so max(idx, m * k) means "k where m"
+                ks = xp.multiply(mi[osub], xp.asarray(k, dtype=ib.dtype), out=mk[osub])
+                xp.maximum(ib[osub], ks, out=ib[osub])
+
+        parallel_for(run, N, elementwise_grain(x.size // max(N, 1)))
+        if track:
+            self.g, self.idx, self.last = g, idx, last
         return _nchw(y, last)
 
     def backward(self, gy):
