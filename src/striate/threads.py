@@ -6,12 +6,13 @@ elementwise pass. NumPy releases the GIL inside those loops, so striate's kernel
 contiguous ranges of their batch to :func:`parallel_for`, which runs them on
 ``get_num_threads()`` threads at once (the calling thread takes the first range).
 
-A range that calls BLAS (``blas=True``) runs with NumPy's OpenBLAS pinned to one thread for the
-duration, as PyTorch pins MKL inside its own parallel regions: two ranges each asking BLAS for
-two threads would wait for each other. Measured on the project's 2-core EPYC, ResNet-20's
-16-channel 3x3 layer, batch 128: input and weight gradients 27 -> 19 ms. Where striate cannot
-find OpenBLAS's controls (another BLAS, not Linux), BLAS ranges run one after the other as
-before. A range that runs inside another range runs serially: the pool never waits on itself.
+A range that calls BLAS (``blas=True``) runs with NumPy's OpenBLAS pinned to one thread per
+call, as PyTorch pins MKL inside its own parallel regions: two ranges each asking BLAS for two
+threads would wait for each other. Work too small to split runs on the calling thread with BLAS
+threading as usual. Measured on the project's 2-core EPYC (2 threads, A/B in one process):
+ResNet-20's 16-channel 3x3 forward 15 -> 8 ms, a ResNet-20 training step 166 -> 250 img/s.
+Where striate cannot find OpenBLAS's controls (another BLAS, not Linux), BLAS regions are not
+split. A range that runs inside another range runs serially: the pool never waits on itself.
 
 The thread count defaults to the cores this process may use; ``STRIATE_NUM_THREADS`` or
 :func:`set_num_threads` change it (1 turns the pool off).
@@ -188,28 +189,28 @@ def parallel_for(fn, n: int, grain: int = 1, blas: bool = False) -> list:
     """``[fn(lo, hi) for each range]`` over contiguous ranges covering ``range(n)``.
 
     Up to ``get_num_threads()`` ranges of at least ``grain`` items run at once; results come
-    back in range order. ``blas=True`` says ``fn`` calls BLAS: with more than one thread, BLAS
-    then runs one thread per call even when the work is too small to split (see the module
-    docstring). A range calling this, or a call while another thread's region holds the
-    workers, runs serially.
+    back in range order. ``blas=True`` says ``fn`` calls BLAS, which then runs one thread per
+    call in the ranges (see the module docstring). Work too small to split, a range calling
+    this, or a call while another thread's region holds the workers, runs serially on the
+    calling thread with BLAS as it is.
     """
     if _threads == 1 or in_parallel():
         return [fn(0, n)]
     if blas and _blas_controls() is None:  # cannot pin BLAS: let it thread as it would alone
         return [fn(0, n)]
     parts = min(_threads, n // max(grain, 1))
-    if blas:
-        _pin_blas(True)
+    if parts <= 1 or not _busy.acquire(blocking=False):
+        return [fn(0, n)]
     try:
-        if parts > 1 and _busy.acquire(blocking=False):
-            try:
-                return _split(fn, n, parts)
-            finally:
-                _busy.release()
-        return [_run(fn, 0, n)]
-    finally:
         if blas:
-            _pin_blas(False)
+            _pin_blas(True)
+        try:
+            return _split(fn, n, parts)
+        finally:
+            if blas:
+                _pin_blas(False)
+    finally:
+        _busy.release()
 
 
 def _split(fn, n: int, parts: int) -> list:

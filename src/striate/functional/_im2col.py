@@ -27,9 +27,10 @@ from ..threads import in_parallel, parallel_for
 #: Target size in bytes of one block's im2col matrix (see the module docstring).
 BLOCK_BYTES = 4 << 20
 #: Least multiply-adds one thread's share of a convolution must hold before the batch is split
-#: over threads (striate.threads): below it the split measured slower (LeNet-5's layers, 15-31M
-#: multiply-adds per batch: a training step 7,680 -> 6,650 img/s on 2 threads).
-SPLIT_MIN_MACS = 48 << 20
+#: over threads (striate.threads). LeNet-5's layers (15-31M multiply-adds per batch) stay whole,
+#: with BLAS's own threads: split, a training step measured 10-15% slower. ResNet-20's
+#: smallest layer, its 3->16 stem (57M), splits.
+SPLIT_MIN_MACS = 16 << 20
 #: Block size multiplier when BLAS runs multi-threaded: every GEMM call synchronises BLAS's
 #: threads, and on a loaded 2-core machine each sync can cost a scheduler time slice. Measured
 #: there (2 OpenBLAS threads, ResNet-20 16ch@32x32 forward): 4 MB blocks 189 ms, 16 MB 78 ms,
