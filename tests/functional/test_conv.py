@@ -542,3 +542,19 @@ def test_conv2d_split_over_threads_equals_one_thread(rng, split_every_batch, xs,
         out.append((y.data, xt.grad.data, wt.grad.data, bt.grad.data))
     for a, e in zip(*out):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 900])  # one output row per block; two rows
+def test_conv2d_row_blocks_equal_whole_sample_blocks(rng, monkeypatch, block_bytes):
+    """A sample whose im2col matrix exceeds BLOCK_BYTES is cut into runs of output rows."""
+    geom = _im2col.Geometry((2, 1), (1, 0, 1, 1), (1, 1), 2)
+    x, w, b = randn(rng, 3, 4, 7, 6), randn(rng, 6, 2, 3, 3), randn(rng, 6)
+    out = []
+    for size in (float("inf"), block_bytes):
+        monkeypatch.setattr(_im2col, "BLOCK_BYTES", size)
+        xt, wt, bt = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = apply(Conv2dFunction, xt, wt, bt, geometry=geom, algo="im2col")
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        out.append((y.data, xt.grad.data, wt.grad.data, bt.grad.data))
+    for a, e in zip(*out):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
