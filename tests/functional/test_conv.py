@@ -371,7 +371,6 @@ def test_conv2d_batch_blocks_give_same_result(rng, monkeypatch, block_bytes):
     for kw in (dict(padding=1, groups=2), dict(stride=2, groups=2), dict(groups=2)):
         y, gy, *grads = run(F.conv2d, x, w, b, **kw)
         monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
-        monkeypatch.setattr(_im2col, "THREADED_BLOCK_SCALE", 1)
         y2, _, *grads2 = run(F.conv2d, x, w, b, **kw)
         monkeypatch.undo()
         for a, e in zip((y2, *grads2), (y, *grads)):
@@ -379,7 +378,6 @@ def test_conv2d_batch_blocks_give_same_result(rng, monkeypatch, block_bytes):
     xd, wd = randn(rng, 5, 3, 6, 6), randn(rng, 3, 1, 3, 3)
     y, gy, *grads = run(F.conv2d, xd, wd, None, groups=3, padding=1)
     monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(_im2col, "THREADED_BLOCK_SCALE", 1)
     y2, _, *grads2 = run(F.conv2d, xd, wd, None, groups=3, padding=1)
     for a, e in zip((y2, *grads2[:2]), (y, *grads[:2])):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
@@ -544,7 +542,7 @@ def test_conv2d_split_over_threads_equals_one_thread(rng, split_every_batch, xs,
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("block_bytes", [1, 900])  # one output row per block; two rows
+@pytest.mark.parametrize("block_bytes", [1, 3500])  # one output row per block; two rows
 def test_conv2d_row_blocks_equal_whole_sample_blocks(rng, monkeypatch, block_bytes):
     """A sample whose im2col matrix exceeds BLOCK_BYTES is cut into runs of output rows."""
     geom = _im2col.Geometry((2, 1), (1, 0, 1, 1), (1, 1), 2)

@@ -69,7 +69,7 @@ def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int):
     g1 = g._replace(groups=1)
 
     def run(lo, hi):
-        nb = block_len(hi - lo, 4 * OH * OW * OC * x.itemsize, gemm=False)
+        nb = block_len(hi - lo, 4 * OH * OW * OC * x.itemsize)
         tmp = xp.empty((nb, OH, OW, OC), x.dtype)  # reused: a fresh array faults its pages
         for i, xb in padded_blocks(x[lo:hi], g.pads, nb):
             planes, yb, t = _phases(xb, g1), y[lo + i:lo + i + len(xb)], tmp[:len(xb)]
@@ -97,7 +97,7 @@ def depthwise_grad_input(gy, w, g: Geometry, H: int, W: int):
     gx = xp.empty((N, H, W, OC), gy.dtype)
 
     def run(lo, hi):
-        nb = block_len(hi - lo, 4 * Hp * Wp * OC * gy.itemsize, gemm=False)
+        nb = block_len(hi - lo, 4 * Hp * Wp * OC * gy.itemsize)
         gxpad = xp.empty((nb, Hp, Wp, OC), gy.dtype)
         t = xp.empty((nb, OH, OW, OC), gy.dtype)
         for i in range(lo, hi, nb):
@@ -128,7 +128,7 @@ def depthwise_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
 
     def run(lo, hi):  # this range's sum, (KH*KW, OC)
         gw = xp.zeros((KH * KW, OC), x.dtype)
-        nb = block_len(hi - lo, 4 * OH * OW * OC * x.itemsize, gemm=False)
+        nb = block_len(hi - lo, 4 * OH * OW * OC * x.itemsize)
         tmp = xp.empty((nb, OH, OW, OC), x.dtype)
         ones = xp.ones(nb * OH * OW, x.dtype)
         for i, xb in padded_blocks(x[lo:hi], g.pads, nb):

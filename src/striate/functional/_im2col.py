@@ -12,17 +12,17 @@ The batch is cut into blocks whose im2col matrix is about ``BLOCK_BYTES``: the c
 block's patches and the GEMM that consumes it then meet in cache rather than in RAM, and the
 scratch memory of a layer stays small. Each block is still one large GEMM (thousands of rows);
 against a single whole-batch GEMM this measured 1.3-1.9x faster forward+backward for 16-64
-channels (single thread). Under a multi-threaded BLAS the blocks are THREADED_BLOCK_SCALE times
-larger (fewer thread synchronisations). ``BLOCK_BYTES = float('inf')`` gives one GEMM per layer.
+channels (single thread). ``BLOCK_BYTES = float('inf')`` gives one GEMM per layer. (Blocks 4x
+larger under a multi-threaded BLAS, once used against its thread synchronisations, measured no
+faster for LeNet-5 and raised its training step's peak memory from 22.8 to 32.8 MiB; they went.)
 """
 from __future__ import annotations
 
 import math
-import os
 from typing import NamedTuple
 
 from ..backend import xp
-from ..threads import in_parallel, parallel_for
+from ..threads import parallel_for
 
 #: Target size in bytes of one block's im2col matrix (see the module docstring).
 BLOCK_BYTES = 4 << 20
@@ -31,22 +31,6 @@ BLOCK_BYTES = 4 << 20
 #: with BLAS's own threads: split, a training step measured 10-15% slower. ResNet-20's
 #: smallest layer, its 3->16 stem (57M), splits.
 SPLIT_MIN_MACS = 16 << 20
-#: Block size multiplier when BLAS runs multi-threaded: every GEMM call synchronises BLAS's
-#: threads, and on a loaded 2-core machine each sync can cost a scheduler time slice. Measured
-#: there (2 OpenBLAS threads, ResNet-20 16ch@32x32 forward): 4 MB blocks 189 ms, 16 MB 78 ms,
-#: one GEMM per layer 75 ms; single-threaded, 4 MB stays the fastest.
-THREADED_BLOCK_SCALE = 4
-
-
-def _blas_threads() -> int:
-    """Threads NumPy's BLAS was started with (it reads these variables once, at load)."""
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit():
-            return int(os.environ[var])
-    return os.cpu_count() or 1
-
-
-_THREADED = _blas_threads() > 1
 
 
 class Geometry(NamedTuple):
@@ -63,13 +47,9 @@ def out_size(size: int, k: int, s: int, pad_total: int, d: int) -> int:
     return (size + pad_total - d * (k - 1) - 1) // s + 1
 
 
-def block_len(n: int, bytes_per_sample: int, gemm: bool = True) -> int:
-    """How many samples go into one block so that its scratch matrix is about BLOCK_BYTES
-    (times THREADED_BLOCK_SCALE for a GEMM's operand under a multi-threaded BLAS)."""
-    # inside a parallel range BLAS runs one thread per call (striate.threads)
-    budget = BLOCK_BYTES * (THREADED_BLOCK_SCALE if _THREADED and gemm and not in_parallel()
-                            else 1)
-    return int(max(1, min(n, budget // max(bytes_per_sample, 1))))
+def block_len(n: int, bytes_per_sample: int) -> int:
+    """How many samples go into one block so that its scratch matrix is about BLOCK_BYTES."""
+    return int(max(1, min(n, BLOCK_BYTES // max(bytes_per_sample, 1))))
 
 
 def grain(macs_per_sample: int) -> int:
