@@ -1,5 +1,7 @@
 """striate.threads: ranges cover the work once, in order, on several threads; errors surface;
 BLAS gets its thread count back; nested and concurrent regions run serially."""
+import os
+import signal
 import threading
 
 import numpy as np
@@ -111,3 +113,15 @@ def test_set_num_threads_rejects_non_positive_ints(bad, error):
 def test_top_level_aliases():
     assert striate.get_num_threads is threads.get_num_threads
     assert striate.set_num_threads is threads.set_num_threads
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_gets_fresh_workers(three_threads):
+    threads.parallel_for(lambda lo, hi: None, 6)  # the parent's workers exist
+    pid = os.fork()
+    if pid == 0:  # child: the parent's worker threads are gone; a region must still complete
+        signal.alarm(20)  # a region waiting on a worker that does not exist would hang: fail
+        ok = threads.parallel_for(lambda lo, hi: (lo, hi), 6) == [(0, 2), (2, 4), (4, 6)]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
