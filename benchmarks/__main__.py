@@ -221,6 +221,12 @@ def write_results(path: Path, header, results, conv_rows, ceiling, wall: float,
             "round is sized to a few seconds from its warm-up (the counts are in the `how` "
             "column), so training is timed over a fixed number of steps rather than an epoch "
             "(`python -m benchmarks.train` times one full MNIST epoch).",
+            "- Before every timed call the suite sleeps (untimed, 0.1 s; 0.03 s per conv layer "
+            "call): the side that ran before leaves threads busy-waiting for work (PyTorch's "
+            "OpenMP workers, OpenBLAS's), and without the pause they would share the cores "
+            "with the side being timed.",
+            "- Threads: striate's pool (`striate.set_num_threads`), NumPy's BLAS and torch all "
+            "get the same count.",
             "- Same architecture and initial weights: striate's, copied into the PyTorch twin "
             "(benchmarks/torch_models.py) and checked by comparing outputs.",
             "- Memory: one fresh process per side and model (benchmarks/memory.py explains the "

@@ -71,6 +71,7 @@ def set_threads(n: int) -> str:
     how BLAS's count was set."""
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
+    os.environ["STRIATE_NUM_THREADS"] = str(n)  # read by a striate imported later
     if "striate" in sys.modules:
         sys.modules["striate"].set_num_threads(n)
     try:
