@@ -14,6 +14,7 @@ from ..backend import xp
 from ..tensor import Tensor, apply, tensor
 from . import _depthwise as D
 from . import _im2col as K
+from . import _pointwise as P
 from ._alloc import check_alloc
 from ._im2col import Geometry, out_size
 
@@ -22,7 +23,7 @@ __all__ = ["conv2d", "conv1d", "conv_transpose2d"]
 # kind -> (forward, grad_input, grad_weight); every kernel takes and returns NHWC arrays
 _KERNELS = {
     "im2col": (K.conv_forward, K.conv_grad_input, K.conv_grad_weight),
-    "pointwise": (K.pointwise_forward, K.pointwise_grad_input, K.pointwise_grad_weight),
+    "pointwise": (P.pointwise_forward, P.pointwise_grad_input, P.pointwise_grad_weight),
     "depthwise": (D.depthwise_forward, D.depthwise_grad_input, D.depthwise_grad_weight),
     "nchw": (K.nchw_forward, K.nchw_grad_input, K.nchw_grad_weight),
     "empty": (K.empty_forward, K.empty_grad_input, K.empty_grad_weight),  # batch of 0
