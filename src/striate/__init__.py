@@ -19,5 +19,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
     "manual_seed", "gradcheck", "save", "load", "load_metadata", "CheckpointError",
-    "summary", "Summary", "get_num_threads", "set_num_threads", "functional", "F", "nn", "optim", "data", "models", "__version__",
+    "summary", "Summary", "get_num_threads", "set_num_threads", "functional", "F", "nn",
+    "optim", "data", "models", "__version__",
 ]

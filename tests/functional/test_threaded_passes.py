@@ -81,3 +81,13 @@ def test_max_pool_split_over_threads_equals_one_thread(rng, split_every_pass, ke
     one, three = one_and_three_threads(lambda t: F.max_pool2d(t, kernel, stride, padding), x)
     for a, e in zip(three, one):
         np.testing.assert_array_equal(a, e)
+
+
+@pytest.mark.parametrize("fn,x,y,g", [(F.relu, -2.0, 0.0, 0.0), (F.relu, 3.0, 3.0, 1.0),
+                                      (F.relu6, 7.0, 6.0, 0.0), (F.relu6, 2.5, 2.5, 1.0)])
+def test_relu_and_relu6_of_a_0d_tensor(fn, x, y, g):
+    t = striate.tensor(np.float64(x), requires_grad=True)
+    out = fn(t)
+    out.backward()
+    np.testing.assert_array_equal(out.data, y)
+    np.testing.assert_array_equal(t.grad.data, g)

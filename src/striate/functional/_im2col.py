@@ -279,7 +279,6 @@ def nchw_forward(x, w, b, g: Geometry, OH: int, OW: int):
     y = xp.empty((x.shape[0], OC, OH * OW), x.dtype)
     w2 = w.reshape(OC, -1)
 
-
     def run(lo, hi):
         for i, c in _nchw_cols(x[lo:hi], g, OH, OW, KH, KW):
             yb = y[lo + i:lo + i + len(c)]

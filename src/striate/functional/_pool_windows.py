@@ -149,7 +149,7 @@ def _grad_buffer(g: _Geometry, dtype):
 
 
 def _crop(buf, g: _Geometry):
-    (N, C, H, W), (PT, PL) = g.shape, g.lo
+    (H, W), (PT, PL) = g.shape[2:], g.lo
     if buf.shape == g.shape:
         return buf
     return xp.ascontiguousarray(buf[:, :, PT:PT + H, PL:PL + W])

@@ -54,30 +54,32 @@ def _log_softmax(x, axis: int):
 
 # ---- piecewise-linear family ----
 def _batch_passes(fn, a) -> None:
-    """``fn(lo, hi)`` over batch ranges of ``a``, on several threads when it is large."""
-    n = a.shape[0] if a.ndim else 1
-    parallel_for(fn, n, elementwise_grain(a.size // max(n, 1)))
+    """``fn(index)`` over batch ranges of ``a`` (slices of axis 0), on several threads when it
+    is large; a 0-d ``a`` is one pass, ``fn(...)``."""
+    if a.ndim == 0:
+        fn(...)
+        return
+    n = a.shape[0]
+    parallel_for(lambda lo, hi: fn(slice(lo, hi)), n, elementwise_grain(a.size // max(n, 1)))
 
 
 class ReLU(Function):
     def forward(self, x):
         y = xp.empty_like(x)
-        if x.ndim == 0 or x.dtype.kind != "f":
+        if x.dtype.kind != "f":
             xp.maximum(x, 0, out=y)
         else:
             # clip with typed bounds: 2.2x faster than maximum(x, 0) (NumPy 2.4, AVX2); NaN stays
             lo, hi = x.dtype.type(0), x.dtype.type(math.inf)
-            _batch_passes(lambda i, j: xp.clip(x[i:j], lo, hi, out=y[i:j]), x)
+            _batch_passes(lambda i: xp.clip(x[i], lo, hi, out=y[i]), x)
         self.save_for_backward(y)
         return y
 
     def backward(self, gy):
         # d relu/dx = 1 for x > 0, else 0 (0 at x == 0, as PyTorch)
         (y,) = self.saved_tensors
-        if y.ndim == 0 or gy.shape != y.shape:
-            return (gy * (y > 0),)
         gx = xp.empty_like(gy)
-        _batch_passes(lambda i, j: xp.multiply(gy[i:j], y[i:j] > 0, out=gx[i:j]), gy)
+        _batch_passes(lambda i: xp.multiply(gy[i], y[i] > 0, out=gx[i]), gy)
         return (gx,)
 
 
@@ -117,7 +119,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 class ReLU6(Function):
     def forward(self, x):
         y = xp.empty_like(x)
-        _batch_passes(lambda i, j: xp.clip(x[i:j], 0, 6, out=y[i:j]), x)
+        _batch_passes(lambda i: xp.clip(x[i], 0, 6, out=y[i]), x)
         if self.needs_input_grad[0]:  # y is in (0, 6) exactly where x is: no mask to keep
             self.save_for_backward(y)
         return y
@@ -126,8 +128,7 @@ class ReLU6(Function):
         # d/dx = 1 on (0, 6), 0 elsewhere (0 at both kinks, as PyTorch's hardtanh)
         (y,) = self.saved_tensors
         gx = xp.empty_like(gy)
-        _batch_passes(lambda i, j: xp.multiply(gy[i:j], (y[i:j] > 0) & (y[i:j] < 6),
-                                               out=gx[i:j]), gy)
+        _batch_passes(lambda i: xp.multiply(gy[i], (y[i] > 0) & (y[i] < 6), out=gx[i]), gy)
         return (gx,)
 
 

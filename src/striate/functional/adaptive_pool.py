@@ -128,7 +128,7 @@ def _sandwich(x, a, b):
 
 class AdaptiveAvgPool2d(Function):
     def forward(self, x, out):
-        (N, C, H, W), (OH, OW) = x.shape, out
+        (H, W), (OH, OW) = x.shape[2:], out
         self.a = _adaptive_avg_matrix(H, OH, x.dtype), _adaptive_avg_matrix(W, OW, x.dtype)
         return _sandwich(x, *self.a)
 
@@ -145,7 +145,7 @@ class AdaptiveMaxPool2d(Function):
     """Windows of different lengths: each offset's index is clamped to its window's last element."""
 
     def forward(self, x, out):
-        (N, C, H, W), (OH, OW) = x.shape, out
+        (H, W), (OH, OW) = x.shape[2:], out
         (sh, eh), (sw, ew) = _adaptive_bounds(H, OH), _adaptive_bounds(W, OW)
         self.rows = [xp.minimum(sh + i, eh - 1) for i in range(int((eh - sh).max()))]
         self.cols = [xp.minimum(sw + j, ew - 1) for j in range(int((ew - sw).max()))]
