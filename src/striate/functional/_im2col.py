@@ -28,7 +28,7 @@ from ..threads import parallel_for
 BLOCK_BYTES = 4 << 20
 #: Least multiply-adds one thread's share of a convolution must hold before the batch is split
 #: over threads (striate.threads). LeNet-5's layers (15-31M multiply-adds per batch) stay whole,
-#: with BLAS's own threads: split, a training step measured 10-15% slower. ResNet-20's
+#: with BLAS's own threads: split, a training step measured 7-13% slower. ResNet-20's
 #: smallest layer, its 3->16 stem (57M), splits.
 SPLIT_MIN_MACS = 16 << 20
 
