@@ -556,3 +556,19 @@ def test_conv2d_row_blocks_equal_whole_sample_blocks(rng, monkeypatch, block_byt
         out.append((y.data, xt.grad.data, wt.grad.data, bt.grad.data))
     for a, e in zip(*out):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn,xs,ws,kw", [
+    (F.conv2d, (2, 4, 7, 6), (6, 2, 3, 3), dict(stride=2, padding=(1, 2), dilation=1, groups=2)),
+    (F.conv1d, (2, 4, 9), (6, 2, 3), dict(stride=2, padding=1, dilation=2, groups=2)),
+    (F.conv_transpose2d, (2, 4, 4, 4), (4, 3, 3, 3), dict(stride=2, padding=1, output_padding=1,
+                                                        groups=2)),
+])
+def test_conv_accepts_numpy_integers_like_python_ints(rng, fn, xs, ws, kw):
+    """As the pooling ops do: np.int64(2) is a fine stride, groups or padding."""
+    x, w = randn(rng, *xs), randn(rng, *ws)
+    as_np = {k: (tuple(np.int64(e) for e in v) if isinstance(v, tuple) else np.int64(v))
+             for k, v in kw.items()}
+    np.testing.assert_array_equal(fn(x, w, **as_np).data, fn(x, w, **kw).data)
+    with pytest.raises(TypeError, match="stride must be an int"):
+        fn(x, w, stride=True, groups=2)

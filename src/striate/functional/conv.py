@@ -9,6 +9,8 @@ offsets for depthwise ones, and im2col in NCHW order for image stems with 1-4 in
 """
 from __future__ import annotations
 
+import numbers
+
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply, tensor
@@ -62,16 +64,20 @@ def _bias_grad(gy):
 
 
 # ---- argument checking ----
+def _is_int(v) -> bool:
+    """A Python or NumPy integer (as the pooling ops accept), not a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
 def _ints(value, name: str, op: str, n: int, minimum: int) -> tuple[int, ...]:
-    """An int or a sequence of ``n`` ints, each >= ``minimum``, as an n-tuple."""
-    vals = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else value
-    if (not isinstance(vals, (tuple, list)) or len(vals) != n
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in vals)):
+    """An int or a sequence of ``n`` ints, each >= ``minimum``, as an n-tuple of Python ints."""
+    vals = (value,) * n if _is_int(value) else value
+    if not isinstance(vals, (tuple, list)) or len(vals) != n or not all(map(_is_int, vals)):
         raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     if any(v < minimum for v in vals):
         what = "positive" if minimum == 1 else "non-negative"
         raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
-    return tuple(vals)
+    return tuple(int(v) for v in vals)
 
 
 def _as_tensor(a, op: str, name: str) -> Tensor:
@@ -115,7 +121,7 @@ def _check_bias(op: str, b, out_channels: int) -> None:
 
 
 def _check_groups(op: str, groups, in_channels: int, out_channels: int) -> None:
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+    if not _is_int(groups) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     for what, c in (("in_channels", in_channels), ("out_channels", out_channels)):
         if c % groups:
@@ -171,7 +177,7 @@ def _conv_args(op, x, weight, bias, stride, padding, dilation, groups, nd):
     s = tuple(min(si, p) for si, p in zip(s, padded))
     if nd == 1:
         s, d, pads = (1,) + s, (1,) + d, (0, 0) + pads
-    return x, w, b, Geometry(s, pads, d, groups)
+    return x, w, b, Geometry(s, pads, d, int(groups))
 
 
 # ---- conv2d ----
@@ -362,5 +368,5 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         raise ValueError(f"{op}: input {x.shape[2:]} with kernel {w.shape[2:]}, stride {s}, "
                          f"padding {p}, dilation {d} gives an empty output {size}")
     check_alloc(op, "output", (x.shape[0], OCg * groups) + size, x.dtype)
-    g = Geometry(s, (p[0], p[0], p[1], p[1]), d, groups)
+    g = Geometry(s, (p[0], p[0], p[1], p[1]), d, int(groups))
     return apply(ConvTranspose2dFunction, x, w, b, geometry=g, output_size=size)
