@@ -66,6 +66,7 @@ def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int):
     N = x.shape[0]
     wt = _tiled(w, OW)
     y = xp.empty((N, OH, OW, OC), x.dtype)
+    bt = None if b is None else xp.tile(b, (OW, 1))  # (OW, OC), like the tiled weights
     g1 = g._replace(groups=1)
 
     def run(lo, hi):
@@ -78,8 +79,8 @@ def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int):
                 xp.multiply(src, wt[k], out=t if k else yb)
                 if k:
                     yb += t
-            if b is not None:
-                yb += xp.tile(b, (OW, 1))
+            if bt is not None:
+                yb += bt
 
     parallel_for(run, N, _grain(OH * OW * OC))
     return y
@@ -107,7 +108,8 @@ def depthwise_grad_input(gy, w, g: Geometry, H: int, W: int):
                 dst.fill(0)
                 planes = {(0, 0): dst}
             else:  # accumulate into contiguous phase planes, then interleave them into dst
-                planes = {key: xp.zeros_like(p) for key, p in _phases(dst, g).items()}
+                planes = {(a, c): xp.zeros(dst[:, a::SH, c::SW].shape, gy.dtype)
+                          for a in range(SH) for c in range(SW)}
             for k in range(KH * KW):
                 xp.multiply(gy[i:i + m], wt[k], out=t[:m])
                 _tap(planes, g, k // KW, k % KW, OH, OW)[...] += t[:m]

@@ -106,11 +106,6 @@ def _flat(buf, *shape):
     return buf[:math.prod(shape)].reshape(shape)
 
 
-def _rows(a, i, m, G):
-    """Samples i:i+m of NHWC ``a`` as (G, rows, channels/G): the GEMM operand of one block."""
-    return _pixels(a[i:i + m], G)
-
-
 def _pixels(blk, G):
     """The pixels of an NHWC block (any leading axes) as (G, rows, channels/G)."""
     return blk.reshape(-1, G, blk.shape[-1] // G).transpose(1, 0, 2)
@@ -236,7 +231,7 @@ def conv_grad_input(gy, w, g: Geometry, H: int, W: int):
         for i in range(lo, hi, nb):
             m = min(nb, hi - i)
             c = _flat(gcol, KH, KW, G, m * OH * OW, Cg)
-            xp.matmul(_rows(gy, i, m, G), wk, out=c)  # (G, rows, OC/G) @ (KH, KW, G, OC/G, C/G)
+            xp.matmul(_pixels(gy[i:i + m], G), wk, out=c)  # (G, rows, OC/G) @ (KH, KW, G, ...)
             dst = gxpad[:m]
             dst.fill(0)
             col2im(c.reshape(KH, KW, G, m, OH, OW, Cg), dst, g)

@@ -11,7 +11,7 @@ from .. import ops
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
-from ..threads import elementwise_grain, parallel_for
+from ..threads import over_batch
 from ._erf import _erfc
 
 __all__ = [
@@ -59,8 +59,7 @@ def _batch_passes(fn, a) -> None:
     if a.ndim == 0:
         fn(...)
         return
-    n = a.shape[0]
-    parallel_for(lambda lo, hi: fn(slice(lo, hi)), n, elementwise_grain(a.size // max(n, 1)))
+    over_batch(lambda lo, hi: fn(slice(lo, hi)), a)
 
 
 class ReLU(Function):

@@ -14,7 +14,7 @@ import functools
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply
-from ..threads import elementwise_grain, parallel_for
+from ..threads import over_batch
 from ._pool_windows import (
     Size2,
     _as_input,
@@ -83,7 +83,7 @@ class MaxPool2d(Function):
                 ks = xp.multiply(mi[osub], xp.asarray(k, dtype=ib.dtype), out=mk[osub])
                 xp.maximum(ib[osub], ks, out=ib[osub])
 
-        parallel_for(run, N, elementwise_grain(x.size // max(N, 1)))
+        over_batch(run, x)
         if track:
             self.g, self.idx, self.last = g, idx, last
         return _nchw(y, last)

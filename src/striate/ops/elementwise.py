@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import xp
-from ..threads import elementwise_grain, parallel_for
+from ..threads import over_batch
 from .broadcast import unbroadcast
 
 
@@ -15,8 +15,7 @@ class Add(Function):
             # branch's channels-last conv output plus an NCHW shortcut), so "branch + identity"
             # hands its consumers the convolutions' layout; large sums run on several threads
             out = xp.empty_like(a)
-            parallel_for(lambda i, j: xp.add(a[i:j], b[i:j], out=out[i:j]), a.shape[0],
-                         elementwise_grain(a.size // max(a.shape[0], 1)))
+            over_batch(lambda i, j: xp.add(a[i:j], b[i:j], out=out[i:j]), a)
             return out
         return a + b
 
