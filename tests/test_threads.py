@@ -86,6 +86,40 @@ def test_blas_region_pins_blas_to_one_thread_and_restores_it(three_threads):
     assert get() == before
 
 
+@pytest.fixture
+def blas_on_two_threads():
+    controls = threads._blas_controls()
+    if controls is None:  # another BLAS: nothing to pin, and BLAS regions run serially
+        yield None
+        return
+    get, put = controls
+    before = get()
+    put(2)
+    yield get
+    put(before)
+
+
+def test_blas_work_too_small_to_split_still_runs_blas_on_one_thread(three_threads,
+                                                                     blas_on_two_threads):
+    get = blas_on_two_threads
+    if get is None:
+        assert threads.parallel_for(lambda lo, hi: (lo, hi), 6, grain=4, blas=True) == [(0, 6)]
+        return
+    assert threads.parallel_for(lambda lo, hi: (lo, hi, get()), 6, grain=4, blas=True) == \
+        [(0, 6, 1)]  # 6 items, 4 per thread at least: one range, BLAS pinned all the same
+    assert get() == 2
+
+
+def test_one_large_sample_keeps_blas_threads(three_threads, blas_on_two_threads):
+    get = blas_on_two_threads  # a batch of one cannot split: BLAS's threads are its only help
+    if get is None:
+        assert threads.parallel_for(lambda lo, hi: (lo, hi), 1, grain=1, blas=True) == [(0, 1)]
+        return
+    assert threads.parallel_for(lambda lo, hi: (lo, hi, get()), 1, grain=1, blas=True) == \
+        [(0, 1, 2)]
+    assert threads.parallel_for(lambda lo, hi: get(), 1, grain=3, blas=True) == [1]  # small one
+
+
 def test_region_opened_while_another_thread_holds_the_pool_runs_serially(three_threads):
     entered, release, got = threading.Event(), threading.Event(), []
 

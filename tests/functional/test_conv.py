@@ -510,7 +510,7 @@ def test_bad_input_raises_clear_error(call, exc, match):
 @pytest.fixture
 def split_every_batch(monkeypatch):
     """Three threads, and no minimum work: every kernel splits even a batch of 5."""
-    monkeypatch.setattr(_im2col, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(threads, "MIN_MACS", 0)
     monkeypatch.setattr(_depthwise, "PARALLEL_ELEMENTS", 0)
     before = threads.get_num_threads()
     yield

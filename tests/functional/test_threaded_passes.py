@@ -1,11 +1,12 @@
-"""Elementwise passes split over threads (batch norm, relu, relu6, add) give the one-thread
-results exactly, forward and backward, in both memory layouts and for odd batch sizes."""
+"""Passes split over threads (batch norm, relu, relu6, add, linear, the conv bias gradient) give
+the one-thread results, forward and backward, in both memory layouts and for odd batch sizes."""
 import numpy as np
 import pytest
 
 import striate
 import striate.functional as F
 from striate import threads
+from striate.functional.conv import _bias_grad
 
 
 @pytest.fixture
@@ -91,3 +92,23 @@ def test_relu_and_relu6_of_a_0d_tensor(fn, x, y, g):
     out.backward()
     np.testing.assert_array_equal(out.data, y)
     np.testing.assert_array_equal(t.grad.data, g)
+
+
+@pytest.mark.parametrize("rows", [(7,), (2, 5)])
+def test_linear_split_over_threads_equals_one_thread(rng, split_every_pass, monkeypatch, rows):
+    monkeypatch.setattr(threads, "MIN_MACS", 0)  # every row range of 7 splits over 3 threads
+    x, w, b = rng.standard_normal((*rows, 4)), rng.standard_normal((3, 4)), rng.standard_normal(3)
+    one, three = one_and_three_threads(F.linear, x, w, b)
+    for a, e in zip(three, one):  # gw sums the ranges' products: same terms, other order
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(one[0], x @ w.T + b, rtol=1e-12)
+
+
+def test_conv_bias_gradient_split_over_threads_equals_one_thread(rng, split_every_pass):
+    gy = channels_last(rng.standard_normal((5, 6, 4, 3)))  # as a following conv hands it back
+    got = []
+    for n in (1, 3):
+        threads.set_num_threads(n)
+        got.append(_bias_grad(gy))
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-12)
+    np.testing.assert_allclose(got[0], gy.sum(axis=(0, 2, 3)), rtol=1e-12)

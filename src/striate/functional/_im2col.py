@@ -22,15 +22,10 @@ import math
 from typing import NamedTuple
 
 from ..backend import xp
-from ..threads import parallel_for
+from ..threads import macs_grain as grain, parallel_for
 
 #: Target size in bytes of one block's im2col matrix (see the module docstring).
 BLOCK_BYTES = 4 << 20
-#: Least multiply-adds one thread's share of a convolution must hold before the batch is split
-#: over threads (striate.threads). LeNet-5's layers (15-31M multiply-adds per batch) stay whole,
-#: with BLAS's own threads: split, a training step measured 7-13% slower. ResNet-20's
-#: smallest layer, its 3->16 stem (57M), splits.
-SPLIT_MIN_MACS = 16 << 20
 
 
 class Geometry(NamedTuple):
@@ -50,11 +45,6 @@ def out_size(size: int, k: int, s: int, pad_total: int, d: int) -> int:
 def block_len(n: int, bytes_per_sample: int) -> int:
     """How many samples go into one block so that its scratch matrix is about BLOCK_BYTES."""
     return int(max(1, min(n, BLOCK_BYTES // max(bytes_per_sample, 1))))
-
-
-def grain(macs_per_sample: int) -> int:
-    """Least samples per thread when a convolution's batch is split (``SPLIT_MIN_MACS``)."""
-    return -(-SPLIT_MIN_MACS // max(macs_per_sample, 1))
 
 
 def padded_blocks(x, pads, nb, nchw: bool = False):

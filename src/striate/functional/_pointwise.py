@@ -8,8 +8,8 @@ split over threads (``striate.threads``) like the im2col kernels'.
 from __future__ import annotations
 
 from ..backend import xp
-from ..threads import parallel_for
-from ._im2col import Geometry, grain
+from ..threads import macs_grain as grain, parallel_for
+from ._im2col import Geometry
 
 
 def _nchw_memory(a) -> bool:

@@ -14,6 +14,7 @@ import numbers
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply, tensor
+from ..threads import elementwise_grain, parallel_for
 from . import _depthwise as D
 from . import _im2col as K
 from . import _pointwise as P
@@ -59,7 +60,9 @@ def _bias_grad(gy):
     rows = _nhwc(gy)
     if rows.flags.c_contiguous:
         rows = rows.reshape(-1, gy.shape[1])
-        return xp.ones(rows.shape[0], gy.dtype) @ rows
+        ones = xp.ones(rows.shape[0], gy.dtype)
+        return sum(parallel_for(lambda lo, hi: ones[lo:hi] @ rows[lo:hi], rows.shape[0],
+                                elementwise_grain(rows.shape[1]), blas=True))
     return gy.sum(axis=(0, 2, 3))
 
 
