@@ -525,11 +525,14 @@ def split_every_batch(monkeypatch):
     ((5, 6, 5, 7), (7, 6, 1, 1), (2, 3), (0, 0, 0, 0), (1, 1), 1, "pointwise"),
     ((5, 3, 8, 7), (3, 1, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 3, "depthwise"),
     ((5, 3, 8, 7), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 3, "depthwise"),
+    ((5, 1, 6, 14), (6, 1, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1), 1, "banded"),  # B = 7
 ])
 def test_conv2d_split_over_threads_equals_one_thread(rng, split_every_batch, xs, ws, s, p, d, g,
                                                      kind):
     geom = _im2col.Geometry(s, p, d, g)
-    assert _kernel_kind(ws, geom, None, None, "auto") == kind
+    out_hw = [_im2col.out_size(xs[i + 2], ws[i + 2], s[i], p[2 * i] + p[2 * i + 1], d[i])
+              for i in (0, 1)]
+    assert _kernel_kind(ws, geom, xs[2:], tuple(out_hw), "auto") == kind
     x, w, b = (randn(rng, *shape) for shape in (xs, ws, ws[:1]))
     out = []
     for n in (1, 3):

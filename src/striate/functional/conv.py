@@ -3,9 +3,10 @@
 The kernels (``_im2col.py``) work on NHWC arrays; the public layout stays NCHW. Outputs and input
 gradients are returned as NCHW-shaped transposes of NHWC arrays, so the next convolution (and
 every elementwise op between, which keeps its input's memory order) reads them without a copy.
-Four kernels share one interface, chosen per call by ``_kernel_kind``: im2col + GEMM in the
+Five kernels share one interface, chosen per call by ``_kernel_kind``: im2col + GEMM in the
 general case, plain matrix products for 1x1 convolutions, a multiply-accumulate over kernel
-offsets for depthwise ones, and im2col in NCHW order for image stems with 1-4 input channels.
+offsets for depthwise ones, a banded weight for fewer than 16 output channels (``_banded.py``),
+and im2col in NCHW order for image stems with 1-4 input channels.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply, tensor
 from ..threads import elementwise_grain, parallel_for
+from . import _banded as BD
 from . import _depthwise as D
 from . import _im2col as K
 from . import _pointwise as P
@@ -27,6 +29,7 @@ __all__ = ["conv2d", "conv1d", "conv_transpose2d"]
 _KERNELS = {
     "im2col": (K.conv_forward, K.conv_grad_input, K.conv_grad_weight),
     "pointwise": (P.pointwise_forward, P.pointwise_grad_input, P.pointwise_grad_weight),
+    "banded": (BD.banded_forward, BD.banded_grad_input, BD.banded_grad_weight),
     "depthwise": (D.depthwise_forward, D.depthwise_grad_input, D.depthwise_grad_weight),
     "nchw": (K.nchw_forward, K.nchw_grad_input, K.nchw_grad_weight),
     "empty": (K.empty_forward, K.empty_grad_input, K.empty_grad_weight),  # batch of 0
@@ -39,6 +42,8 @@ def _kernel_kind(w_shape, g: Geometry, in_hw, out_hw, algo: str) -> str:
         return algo
     if w_shape[2:] == (1, 1) and not any(g.pads) and g.groups == 1:
         return "pointwise"  # a strided one reads a subsampled copy of x: 1.3-1.5x faster
+    if BD.band_width(w_shape[0], w_shape[3], out_hw[1], g):  # few output channels (< 16)
+        return "banded"
     if g.groups == 1 and w_shape[1] <= 4:  # image stems (grey, RGB, RGBA): measured 2-3x faster
         return "nchw"
     if w_shape[1] == 1:  # one input channel per group (C == groups): depthwise
