@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from ..backend import xp
 from ..tensor import Tensor
+from ..threads import over_batch
 from ._alloc import check_alloc
 
 Size2 = int | tuple[int, int]  # an int for both spatial axes, or (height, width)
@@ -173,14 +174,20 @@ def _route(g: _Geometry, idx, gy, last: bool = False):
     shape = (g.shape[0],) + g.shape[2:] + (g.shape[1],) if last else g.shape
     # tiling windows write every input element exactly once: no zero fill needed
     buf = xp.empty(shape, dtype=gy.dtype) if g.fast else xp.zeros(shape, dtype=gy.dtype)
-    m = xp.empty(idx.shape, dtype=bool)
-    tmp = xp.empty_like(gy) if g.overlap else None
-    for k, (osub, isub) in _offsets(g, last):
-        mk = xp.equal(idx[osub], k, out=m[osub])
-        if g.overlap:
-            buf[isub] += xp.multiply(gy[osub], mk, out=tmp[osub])
-        else:
-            xp.multiply(gy[osub], mk, out=buf[isub])
+    offsets = _offsets(g, last)
+
+    def run(lo, hi):  # samples lo:hi
+        b, i, gyb = buf[lo:hi], idx[lo:hi], gy[lo:hi]
+        m = xp.empty(i.shape, dtype=bool)
+        tmp = xp.empty_like(gyb) if g.overlap else None
+        for k, (osub, isub) in offsets:
+            mk = xp.equal(i[osub], k, out=m[osub])
+            if g.overlap:
+                b[isub] += xp.multiply(gyb[osub], mk, out=tmp[osub])
+            else:
+                xp.multiply(gyb[osub], mk, out=b[isub])
+
+    over_batch(run, buf)
     return _nchw(buf, last)
 
 
@@ -251,6 +258,37 @@ def _phase_reader(a, g: _Geometry, last: bool):
         return planes[key][tuple(sl)]
 
     return read
+
+
+def _tiles_last(x) -> bool:
+    """Whether NCHW-shaped ``x`` is channels-last in memory, whatever its channel count."""
+    return not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _tile_reduce(a, g: _Geometry, last: bool, pick, y) -> None:
+    """y = pick over each window, for windows that tile ``a`` exactly (``g.fast``), rows first.
+
+    ``a`` is NHWC (``last``) or NCHW, C-contiguous; ``y`` is its pooled shape. The KH rows of a
+    window are combined first, over whole image rows (W*C contiguous floats channels-last), and
+    then its KW columns: KH+KW-2 passes instead of one per offset (KH*KW-1), and the first ones
+    over long contiguous runs. For LeNet-5's 2x2 pool over 6 channels-last channels (128x28x28,
+    one thread): 0.66 ms, against 0.85 ms by offsets and 0.31 ms for the NCHW copy they needed.
+    Only for outputs: the order finds the same extremum but not the first one on ties.
+    """
+    (KH, KW), (OH, OW) = g.k, g.out
+    P = a.shape[0] * (1 if last else a.shape[1])  # NCHW: every channel is an image
+    rows = a.reshape(P, OH, KH, -1)  # (P, OH, KH, W*C) or (P, OH, KH, W)
+    r = rows[:, :, 0] if KH == 1 else pick(rows[:, :, 0], rows[:, :, 1])
+    for i in range(2, KH):
+        pick(r, rows[:, :, i], out=r)
+    cols = r.reshape(P, OH, OW, KW, -1)
+    yv = y.reshape(cols.shape[:3] + cols.shape[4:])
+    if KW == 1:
+        yv[...] = cols[:, :, :, 0]
+        return
+    pick(cols[:, :, :, 0], cols[:, :, :, 1], out=yv)
+    for j in range(2, KW):
+        pick(yv, cols[:, :, :, j], out=yv)
 
 
 def _index_dtype(n: int):

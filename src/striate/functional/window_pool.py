@@ -29,6 +29,8 @@ from ._pool_windows import (
     _pool_args,
     _put,
     _route,
+    _tile_reduce,
+    _tiles_last,
     _windows,
     _work,
 )
@@ -48,18 +50,27 @@ class MaxPool2d(Function):
     pick, wins, fill = xp.maximum, xp.greater, -xp.inf
 
     def forward(self, x, g):
+        track = self.needs_input_grad[0]
+        if g.fast and not track:  # windows tile x, and no gradient: combine rows, then columns
+            last = _tiles_last(x)
+            a = _work(x if last else xp.ascontiguousarray(x), last)
+            y = xp.empty((a.shape[0], *g.out, a.shape[3]) if last else (*a.shape[:2], *g.out),
+                         x.dtype)
+            over_batch(lambda lo, hi: _tile_reduce(a[lo:hi], g, last, self.pick, y[lo:hi]), a)
+            return _nchw(y, last)
         last = _channels_last(x)
         # strided windows over strided memory are slow: a few channels are copied to NCHW
         a, offsets = _work(x if last else xp.ascontiguousarray(x), last), _offsets(g, last)
         N, C, OH, OW = g.shape[:2] + g.out
         shape = (N, OH, OW, C) if last else (N, C, OH, OW)
         y = xp.empty(shape, dtype=x.dtype)
-        track = self.needs_input_grad[0]
         # NOTE: ties: the gradient goes to the first extremum in row-major window order (PyTorch)
         idx = xp.zeros(shape, dtype=_index_dtype(g.k[0] * g.k[1])) if track else None
 
         def run(lo, hi):  # samples lo:hi
-            read = _phase_reader(a[lo:hi], g, last)
+            ab = a[lo:hi]
+            # tiling windows read each offset once: views, rather than the phase planes' copy
+            read = ab.__getitem__ if g.fast else _phase_reader(ab, g, last)
             yb = y[lo:hi]
             k0, (osub0, isub0) = offsets[0]
             rest = offsets
