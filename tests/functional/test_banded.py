@@ -91,3 +91,40 @@ def test_banded_conv_transpose2d_matches_torch(rng):
         "banded"
     y, gy, *grads = run(F.conv_transpose2d, x, w, b, padding=1)
     assert_all_close((y, *grads), run_torch(tF.conv_transpose2d, x, w, b, gy, padding=1))
+
+
+# ---- the banded input gradient (_im2col.banded_grad_input) for few input channels ----
+@pytest.mark.parametrize("xs,ws,kw,B", [
+    ((3, 6, 14, 14), (16, 6, 5, 5), {}, 5),  # LeNet-5's second layer
+    ((2, 3, 9, 12), (32, 3, 3, 3), dict(stride=2, padding=1), 2),  # strided (NCHW stem kind)
+    ((2, 5, 7, 10), (32, 5, 3, 3), dict(dilation=2, padding=2), 2),
+    ((2, 4, 6, 20), (8, 4, 2, 5), dict(stride=(2, 1), padding=(1, 0)), 8),  # also banded fwd
+])
+def test_banded_input_gradient_matches_torch(rng, monkeypatch, xs, ws, kw, B):
+    from striate.functional import _im2col
+
+    widths = []
+    real = _im2col.banded_grad_input
+    monkeypatch.setattr(_im2col, "banded_grad_input",
+                        lambda *a: widths.append(a[-1]) or real(*a))
+    x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0])
+    y, gy, *grads = run(F.conv2d, x, w, b, **kw)
+    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, **kw))
+    assert widths == [B]
+
+
+def test_banded_input_gradient_split_over_threads_equals_one_thread(rng, monkeypatch):
+    from striate import threads
+
+    monkeypatch.setattr(threads, "MIN_MACS", 0)
+    x, w = randn(rng, 5, 6, 14, 14), randn(rng, 16, 6, 5, 5)
+    before, got = threads.get_num_threads(), []
+    try:
+        for n in (1, 3):
+            threads.set_num_threads(n)
+            xt = striate.tensor(x, requires_grad=True)
+            F.conv2d(xt, striate.tensor(w)).backward(np.ones((5, 16, 10, 10)))
+            got.append(xt.grad.data)
+    finally:
+        threads.set_num_threads(before)
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-12, atol=1e-12)

@@ -25,38 +25,19 @@ from ._im2col import Geometry
 
 #: The banded GEMM should have at least this many columns (B * OC).
 MIN_COLUMNS = 32
-#: ... and do at most this many times the multiply-adds of the plain convolution (Bi / KW).
-MAX_EXTRA_WORK = 2.5
 
 
 def band_width(out_channels: int, kw: int, ow: int, g: Geometry) -> int | None:
     """Output pixels per GEMM row (B): the smallest divisor of OW giving at least MIN_COLUMNS
     columns, or None when banding does not pay (16+ output channels, 1-wide kernels, groups,
-    or no divisor of OW within MAX_EXTRA_WORK)."""
-    if out_channels >= 16 or kw == 1 or g.groups != 1:
+    or no divisor of OW within ``_im2col.MAX_BAND_WORK``)."""
+    if out_channels >= 16 or g.groups != 1:
         return None
-    s, d = g.stride[1], g.dilation[1]
-    for B in range(-(-MIN_COLUMNS // out_channels), ow + 1):
-        if ((B - 1) * s + (kw - 1) * d + 1) / kw > MAX_EXTRA_WORK:
-            return None
-        if ow % B == 0:
-            return B
-    return None
+    return K.band_width(out_channels, kw, ow, g.stride[1], g.dilation[1], MIN_COLUMNS)
 
 
 def _band_geometry(g: Geometry, B: int) -> Geometry:
     return g._replace(stride=(g.stride[0], B * g.stride[1]), dilation=(g.dilation[0], 1))
-
-
-def _band(w, B: int, g: Geometry):
-    """The banded weight (B*OC, C, KH, Bi): block b holds w at input columns b*SW + kw*DW."""
-    OC, C, KH, KW = w.shape
-    s, d = g.stride[1], g.dilation[1]
-    span = (KW - 1) * d + 1
-    t = xp.zeros((B, OC, C, KH, (B - 1) * s + span), w.dtype)
-    for b in range(B):
-        t[b, ..., b * s:b * s + span:d] = w
-    return t.reshape(B * OC, C, KH, -1)
 
 
 def banded_forward(x, w, b, g: Geometry, OH: int, OW: int):
@@ -64,7 +45,8 @@ def banded_forward(x, w, b, g: Geometry, OH: int, OW: int):
     OC = w.shape[0]
     B = band_width(OC, w.shape[3], OW, g)
     bt = None if b is None else xp.tile(b, B)  # output channel b*OC + oc is pixel b's oc
-    y = K.conv_forward(x, _band(w, B, g), bt, _band_geometry(g, B), OH, OW // B)
+    y = K.conv_forward(x, K.band_weight(w, B, g.stride[1], g.dilation[1]), bt,
+                       _band_geometry(g, B), OH, OW // B)
     return y.reshape(x.shape[0], OH, OW, OC)
 
 
@@ -84,7 +66,8 @@ def banded_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
 
 
 def banded_grad_input(gy, w, g: Geometry, H: int, W: int):
-    """gx with the plain kernels: the banded transpose would scatter B times the work."""
+    """gx by the plain kernels, which band it their own way when x has few channels
+    (``_im2col.banded_grad_input``: B chosen for OC, the gradient GEMM's inner size)."""
     if w.shape[1] <= 4:
         return K.nchw_grad_input(gy, w, g, H, W)
     return K.conv_grad_input(gy, w, g, H, W)

@@ -211,6 +211,9 @@ def conv_grad_input(gy, w, g: Geometry, H: int, W: int):
     if full is not None and G * Cg >= 16:
         # stride 1: gather (a convolution) rather than scatter; measured faster from 16 channels
         return conv_forward(gy, _rotated(w, G), None, g._replace(pads=full), H, W)
+    B = band_width(OC, KW, OW, g.stride[1], g.dilation[1], GX_BAND_ROWS) if G == 1 else None
+    if B is not None and Cg < 16:  # few channels: col2im's adds would move C-float pieces
+        return banded_grad_input(gy, w, g, H, W, B)
     wk = xp.ascontiguousarray(w.reshape(G, OC // G, Cg, KH, KW).transpose(3, 4, 0, 1, 2))
     gx = xp.empty((N, H, W, G * Cg), gy.dtype)
 
@@ -228,6 +231,81 @@ def conv_grad_input(gy, w, g: Geometry, H: int, W: int):
             gx[i:i + m] = dst[:, PT:PT + H, PL:PL + W]
 
     parallel_for(run, N, grain(OH * OW * KH * KW * Cg * OC), blas=True)
+    return gx
+
+
+# ---- few input channels: the input gradient through a banded weight ----
+#: Most multiply-adds a banded weight may cost, as a multiple of the plain kernel's (Bi / KW).
+MAX_BAND_WORK = 2.5
+#: Least values per GEMM row (B*OC) the banded input gradient aims for.
+GX_BAND_ROWS = 64
+
+
+def band_width(oc: int, kw: int, ow: int, s: int, d: int, columns: int) -> int | None:
+    """The smallest B >= 2 dividing OW with B*oc >= ``columns`` and Bi/KW <= MAX_BAND_WORK, or
+    None (then no banding pays)."""
+    if kw == 1:
+        return None
+    for B in range(max(2, -(-columns // oc)), ow + 1):
+        if ((B - 1) * s + (kw - 1) * d + 1) / kw > MAX_BAND_WORK:
+            return None
+        if ow % B == 0:
+            return B
+    return None
+
+
+def band_weight(w, B: int, s: int, d: int):
+    """(B*OC, C, KH, Bi): B copies of the kernel w, block b at input columns b*s + kw*d, over
+    Bi = (B-1)*s + (KW-1)*d + 1 columns. A convolution with it and column stride B*s computes B
+    neighbouring output pixels per GEMM row (see ``_banded.py``)."""
+    OC, C, KH, KW = w.shape
+    span = (KW - 1) * d + 1
+    t = xp.zeros((B, OC, C, KH, (B - 1) * s + span), w.dtype)
+    for b in range(B):
+        t[b, ..., b * s:b * s + span:d] = w
+    return t.reshape(B * OC, C, KH, -1)
+
+
+def banded_grad_input(gy, w, g: Geometry, H: int, W: int, B: int):
+    """gx = col2im(gy @ band^T) for groups=1, with B | OW output pixels per GEMM row.
+
+    For LeNet-5's 6->16 5x5 layer (B=5, 2 threads): 1.47 ms against 2.45 ms by ``col2im``.
+
+    A GEMM row takes B output pixels' gradients (B*OC values) to the gradient of their
+    (KH, Bi, C) input patch; the patches of one image row step by B*SW columns, so they are
+    scattered with KH * ceil(Bi / (B*SW)) adds over whole rows instead of KH*KW adds of C-float
+    pieces, after one GEMM with B*OC rows instead of KH*KW GEMMs with C columns.
+    """
+    N, OH, OW, OC = gy.shape
+    _, C, KH, _ = w.shape
+    (SH, SW), (DH, DW), (PT, PB, PL, PR) = g.stride, g.dilation, g.pads
+    NB, step = OW // B, B * SW
+    t = band_weight(w, B, SW, DW)
+    Bi = t.shape[3]
+    wk = xp.ascontiguousarray(t.transpose(0, 2, 3, 1).reshape(B * OC, KH * Bi * C))
+    Wb = max(W + PL + PR, (-(-Bi // step) - 1 + NB) * step)  # room for the last chunk's view
+    gx = xp.empty((N, H, W, C), gy.dtype)
+
+    def run(lo, hi):
+        nb = block_len(hi - lo, OH * NB * wk.shape[1] * gy.itemsize)
+        gcol = xp.empty(nb * OH * NB * wk.shape[1], gy.dtype)
+        gxpad = xp.empty((nb, H + PT + PB, Wb, C), gy.dtype)
+        for i in range(lo, hi, nb):
+            m = min(nb, hi - i)
+            c = _flat(gcol, m * OH * NB, wk.shape[1])
+            xp.matmul(gy[i:i + m].reshape(-1, B * OC), wk, out=c)
+            c = c.reshape(m, OH, NB, KH, Bi, C)
+            dst = gxpad[:m]
+            dst.fill(0)
+            for kh in range(KH):
+                rows = slice(kh * DH, kh * DH + SH * (OH - 1) + 1, SH)
+                for j0 in range(0, Bi, step):
+                    L = min(step, Bi - j0)
+                    d = dst[:, rows, j0:j0 + NB * step].reshape(m, OH, NB, step, C)
+                    d[:, :, :, :L] += c[:, :, :, kh, j0:j0 + L]
+            gx[i:i + m] = dst[:, PT:PT + H, PL:PL + W]
+
+    parallel_for(run, N, grain(OH * OW * t.size // B), blas=True)
     return gx
 
 
