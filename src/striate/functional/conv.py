@@ -3,10 +3,11 @@
 The kernels (``_im2col.py``) work on NHWC arrays; the public layout stays NCHW. Outputs and input
 gradients are returned as NCHW-shaped transposes of NHWC arrays, so the next convolution (and
 every elementwise op between, which keeps its input's memory order) reads them without a copy.
-Five kernels share one interface, chosen per call by ``_kernel_kind``: im2col + GEMM in the
+Six kernels share one interface, chosen per call by ``_kernel_kind``: im2col + GEMM in the
 general case, plain matrix products for 1x1 convolutions, a multiply-accumulate over kernel
 offsets for depthwise ones, a banded weight for fewer than 16 output channels (``_banded.py``),
-and im2col in NCHW order for image stems with 1-4 input channels.
+im2col in NCHW order for image stems with 1-4 input channels, and MEC (lowering along the width
+only, ``_mec.py``) for 5-63 input channels.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..threads import elementwise_grain, parallel_for
 from . import _banded as BD
 from . import _depthwise as D
 from . import _im2col as K
+from . import _mec as M
 from . import _pointwise as P
 from ._alloc import check_alloc
 from ._im2col import Geometry, out_size
@@ -30,6 +32,7 @@ _KERNELS = {
     "im2col": (K.conv_forward, K.conv_grad_input, K.conv_grad_weight),
     "pointwise": (P.pointwise_forward, P.pointwise_grad_input, P.pointwise_grad_weight),
     "banded": (BD.banded_forward, BD.banded_grad_input, BD.banded_grad_weight),
+    "mec": (M.mec_forward, M.mec_grad_input, M.mec_grad_weight),
     "depthwise": (D.depthwise_forward, D.depthwise_grad_input, D.depthwise_grad_weight),
     "nchw": (K.nchw_forward, K.nchw_grad_input, K.nchw_grad_weight),
     "empty": (K.empty_forward, K.empty_grad_input, K.empty_grad_weight),  # batch of 0
@@ -48,6 +51,8 @@ def _kernel_kind(w_shape, g: Geometry, in_hw, out_hw, algo: str) -> str:
         return "nchw"
     if w_shape[1] == 1:  # one input channel per group (C == groups): depthwise
         return "depthwise"
+    if M.fits(w_shape[1], w_shape[3], in_hw[0] + g.pads[0] + g.pads[1], out_hw[1], g):
+        return "mec"  # 5-63 input channels: the patches copied once per kernel column
     return "im2col"
 
 
