@@ -8,10 +8,9 @@ import striate.functional as F
 from striate.functional._banded import band_width
 from striate.functional._im2col import Geometry, out_size
 from striate.functional.conv import _kernel_kind
-from tests.functional.test_conv import assert_all_close, randn, run, run_torch
+from tests.functional.test_conv import assert_matches_torch, randn
 
-torch = pytest.importorskip("torch")
-tF = torch.nn.functional
+pytest.importorskip("torch")
 
 
 def geometry(stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
@@ -59,16 +58,12 @@ def kind_for(xs, ws, kw):
 def test_banded_conv2d_matches_torch(rng, xs, ws, kw, bias):
     assert kind_for(xs, ws, kw) == "banded"
     x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0]) if bias else None
-    y, gy, *grads = run(F.conv2d, x, w, b, **kw)
-    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, **kw))
+    assert_matches_torch(F.conv2d, x, w, b, **kw)
 
 
 def test_banded_conv2d_float32_matches_torch(rng):
     x, w, b = (randn(rng, *s, dtype=np.float32) for s in ((4, 1, 28, 28), (6, 1, 5, 5), (6,)))
-    y, gy, *grads = run(F.conv2d, x, w, b, padding=2)
-    assert y.dtype == np.float32
-    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, padding=2), rtol=1e-4,
-                     atol=1e-4)
+    assert_matches_torch(F.conv2d, x, w, b, rtol=1e-4, atol=1e-4, padding=2)
 
 
 def test_banded_conv2d_gradcheck(rng):
@@ -79,8 +74,7 @@ def test_banded_conv2d_gradcheck(rng):
 
 def test_banded_conv1d_matches_torch(rng):
     x, w, b = randn(rng, 2, 3, 28), randn(rng, 6, 3, 5), randn(rng, 6)
-    y, gy, *grads = run(F.conv1d, x, w, b, padding=2)
-    assert_all_close((y, *grads), run_torch(tF.conv1d, x, w, b, gy, padding=2))
+    assert_matches_torch(F.conv1d, x, w, b, padding=2)
 
 
 def test_banded_conv_transpose2d_matches_torch(rng):
@@ -89,8 +83,7 @@ def test_banded_conv_transpose2d_matches_torch(rng):
     x, w, b = randn(rng, 2, 6, 5, 14), randn(rng, 6, 2, 5, 5), randn(rng, 2)
     assert _kernel_kind(w.shape, geometry(pads=(1, 1, 1, 1)), (7, 16), (5, 14), "auto") == \
         "banded"
-    y, gy, *grads = run(F.conv_transpose2d, x, w, b, padding=1)
-    assert_all_close((y, *grads), run_torch(tF.conv_transpose2d, x, w, b, gy, padding=1))
+    assert_matches_torch(F.conv_transpose2d, x, w, b, padding=1)
 
 
 # ---- the banded input gradient (_im2col.banded_grad_input) for few input channels ----
@@ -108,8 +101,7 @@ def test_banded_input_gradient_matches_torch(rng, monkeypatch, xs, ws, kw, B):
     monkeypatch.setattr(_im2col, "banded_grad_input",
                         lambda *a: widths.append(a[-1]) or real(*a))
     x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0])
-    y, gy, *grads = run(F.conv2d, x, w, b, **kw)
-    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, **kw))
+    assert_matches_torch(F.conv2d, x, w, b, **kw)
     assert widths == [B]
 
 

@@ -45,6 +45,14 @@ def assert_all_close(ours, theirs, rtol=1e-7, atol=1e-10):
             np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=name)
 
 
+def assert_matches_torch(fn, x, w, b, rtol=1e-7, atol=1e-10, **kw):
+    """striate's ``fn`` (F.conv2d, F.conv1d, ...) and torch's namesake agree on y, gx, gw, gb."""
+    y, gy, *grads = run(fn, x, w, b, **kw)
+    assert y.dtype == x.dtype
+    assert_all_close((y, *grads), run_torch(getattr(tF, fn.__name__), x, w, b, gy, **kw),
+                     rtol=rtol, atol=atol)
+
+
 # (x shape, w shape, kwargs): stride, padding forms, dilation, groups, depthwise, even and 1x1
 CONV2D_CASES = [
     ((2, 3, 7, 7), (4, 3, 3, 3), {}),

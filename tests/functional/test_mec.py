@@ -9,10 +9,9 @@ from striate import threads
 from striate.functional import _mec
 from striate.functional._im2col import Geometry
 from striate.functional.conv import _kernel_kind
-from tests.functional.test_conv import assert_all_close, randn, run, run_torch
+from tests.functional.test_conv import assert_matches_torch, randn, run
 
-torch = pytest.importorskip("torch")
-tF = torch.nn.functional
+pytest.importorskip("torch")
 
 
 def geometry(stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
@@ -49,16 +48,12 @@ MEC_CASES = [
 @pytest.mark.parametrize("bias", [True, False])
 def test_mec_conv2d_matches_torch(rng, xs, ws, kw, bias):
     x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0]) if bias else None
-    y, gy, *grads = run(F.conv2d, x, w, b, **kw)
-    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, **kw))
+    assert_matches_torch(F.conv2d, x, w, b, **kw)
 
 
 def test_mec_conv2d_float32_matches_torch(rng):
     x, w, b = (randn(rng, *s, dtype=np.float32) for s in ((8, 16, 32, 32), (16, 16, 3, 3), (16,)))
-    y, gy, *grads = run(F.conv2d, x, w, b, padding=1)
-    assert y.dtype == np.float32
-    assert_all_close((y, *grads), run_torch(tF.conv2d, x, w, b, gy, padding=1), rtol=1e-4,
-                     atol=1e-3)
+    assert_matches_torch(F.conv2d, x, w, b, rtol=1e-4, atol=1e-3, padding=1)
 
 
 def test_mec_conv2d_gradcheck(rng):
@@ -69,14 +64,11 @@ def test_mec_conv2d_gradcheck(rng):
 
 def test_mec_conv1d_and_conv_transpose2d_match_torch(rng):
     x, w, b = randn(rng, 2, 6, 13), randn(rng, 4, 6, 3), randn(rng, 4)
-    y, gy, *grads = run(F.conv1d, x, w, b, padding=1)
-    assert_all_close((y, *grads), run_torch(tF.conv1d, x, w, b, gy, padding=1))
+    assert_matches_torch(F.conv1d, x, w, b, padding=1)
     x, w, b = randn(rng, 2, 6, 5, 5), randn(rng, 6, 8, 3, 3), randn(rng, 8)  # its conv: 8 -> 6
     assert _kernel_kind(w.shape, geometry(stride=(2, 2), pads=(1, 1, 1, 1)), (9, 9), (5, 5),
                         "auto") == "mec"
-    y, gy, *grads = run(F.conv_transpose2d, x, w, b, stride=2, padding=1)
-    assert_all_close((y, *grads), run_torch(tF.conv_transpose2d, x, w, b, gy, stride=2,
-                                            padding=1))
+    assert_matches_torch(F.conv_transpose2d, x, w, b, stride=2, padding=1)
 
 
 @pytest.mark.parametrize("block_bytes", [1, 2000])  # one sample per block; a few

@@ -108,7 +108,7 @@ def mec_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
 def mec_grad_input(gy, w, g: Geometry, H: int, W: int):
     """gx: at stride 1 with 16+ channels the full convolution of gy with the rotated kernel,
     run by MEC when it fits; otherwise as the im2col kernels do it."""
-    OC, C, KH, KW = w.shape
+    OC, C, _, KW = w.shape
     full = K._full_pads(gy, w, g, H, W)
     if full is not None and C >= 16:
         gf = g._replace(pads=full)
