@@ -9,7 +9,8 @@ a plain strided matrix that BLAS reads in place, and one batched ``matmul`` over
 rows does the work of the whole im2col GEMM. Its output comes out row-major in (oh, n, ow) and is
 copied to NHWC (OC values per pixel, against KH*KW*C copied per pixel by im2col).
 
-Measured on the project's EPYC (batch 128, 2 threads, A/B in one process, against im2col):
+Measured on the project's EPYC (batch 128, 2 threads, A/B in one process, against im2col, 1 MB
+blocks):
 forward ResNet-20 16->16 @32x32 11.17 -> 9.84 ms, its strided 16->32 5.15 -> 4.76 ms, 32->32
 @16x16 7.49 -> 7.02 ms, LeNet-5's 6->16 layer 1.46 -> 1.21 ms and its banded first layer 1.46
 -> 1.28 ms; weight gradient 10.67 -> 10.17, 8.37 -> 7.50 and 1.51 -> 1.17 ms. At 64 channels
@@ -25,8 +26,9 @@ from ._im2col import Geometry
 
 #: Inputs with this many channels or more use the plain im2col kernels.
 MAX_CHANNELS = 64
-#: Bytes of L per block: blocks of a quarter of im2col's measured fastest (1 MB vs 2-4 MB).
-BLOCK_BYTES = K.BLOCK_BYTES // 4
+#: Bytes of L per block. Swept at ResNet-20's 16- and 32-channel layers (2 threads, A/B, two
+#: runs): 2 MB was fastest for forward and weight gradient, 1 MB 4-30% and 4 MB 3-20% slower.
+BLOCK_BYTES = K.BLOCK_BYTES // 2
 
 
 def fits(c: int, kw: int, hp: int, ow: int, g: Geometry, itemsize: int = 4) -> bool:
