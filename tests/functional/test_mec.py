@@ -21,13 +21,16 @@ def geometry(stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
 @pytest.mark.parametrize("c,hw,g,kind", [
     (16, (32, 32), geometry(pads=(1, 1, 1, 1)), "mec"),  # ResNet-20's first stage
     (6, (14, 14), geometry(), "mec"),  # LeNet-5's second layer
-    (63, (8, 8), geometry(pads=(1, 1, 1, 1)), "mec"),
-    (64, (8, 8), geometry(pads=(1, 1, 1, 1)), "im2col"),  # measured no faster from 64
+    (64, (8, 8), geometry(pads=(1, 1, 1, 1)), "mec"),  # ResNet-20's last stage
+    (65, (8, 8), geometry(pads=(1, 1, 1, 1)), "im2col"),  # not measured above 64
+    (64, (56, 56), geometry(pads=(1, 1, 1, 1)), "im2col"),  # ResNet-18: 1 sample per block
     (16, (9, 9), geometry(dilation=(2, 1)), "im2col"),  # rows would not be contiguous in L
     (16, (8, 8), geometry(groups=2), "im2col"),
     (32, (112, 112), geometry(pads=(1, 1, 1, 1)), "im2col"),  # one sample's L: 4.9 MB
+    (16, (35, 35), geometry(pads=(1, 1, 1, 1)), "mec"),  # 35*37*48*4 B: 8 samples in 2 MB
+    (16, (36, 36), geometry(pads=(1, 1, 1, 1)), "im2col"),  # 36*38*48*4 B: only 7
 ])
-def test_mec_is_chosen_for_5_to_63_channels_when_a_sample_fits_a_block(c, hw, g, kind):
+def test_mec_is_chosen_for_5_to_64_channels_when_8_samples_fit_a_block(c, hw, g, kind):
     oc, k = 32, 3
     out = tuple(n + g.pads[2 * i] + g.pads[2 * i + 1] - g.dilation[i] * (k - 1)
                 for i, n in enumerate(hw))

@@ -1,4 +1,4 @@
-"""Convolution lowered along the image width only (MEC), for inputs with fewer than 64 channels.
+"""Convolution lowered along the image width only (MEC), for small images with 5-64 channels.
 
 im2col copies every input pixel KH*KW times. MEC (Cho & Brand, 2017,
 https://arxiv.org/abs/1706.06873) copies it KW times: ``L[n, ow, h] = x[n, h, ow*SW + kw*DW, c]``
@@ -13,9 +13,9 @@ Measured on the project's EPYC (batch 128, 2 threads, A/B in one process, agains
 blocks):
 forward ResNet-20 16->16 @32x32 11.17 -> 9.84 ms, its strided 16->32 5.15 -> 4.76 ms, 32->32
 @16x16 7.49 -> 7.02 ms, LeNet-5's 6->16 layer 1.46 -> 1.21 ms and its banded first layer 1.46
--> 1.28 ms; weight gradient 10.67 -> 10.17, 8.37 -> 7.50 and 1.51 -> 1.17 ms. At 64 channels
-(ResNet-20's last stage) it measured no faster, so the plain im2col keeps those.
-It needs groups 1 and no dilation along the height, and one sample's L must fit in a block.
+-> 1.28 ms; weight gradient 10.67 -> 10.17, 8.37 -> 7.50 and 1.51 -> 1.17 ms; with 2 MB blocks
+ResNet-20's 64->64 @8x8 6.96 -> 6.34 ms forward and 8.09 -> 7.19 ms weight gradient. ``fits``
+says which layers take it.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ..threads import macs_grain as grain, parallel_for
 from . import _im2col as K
 from ._im2col import Geometry
 
-#: Inputs with this many channels or more use the plain im2col kernels.
+#: Inputs with more channels than this use the plain im2col kernels (measured no further).
 MAX_CHANNELS = 64
 #: Bytes of L per block. Swept at ResNet-20's 16- and 32-channel layers (2 threads, A/B, two
 #: runs): 2 MB was fastest for forward and weight gradient, 1 MB 4-30% and 4 MB 3-20% slower.
@@ -32,9 +32,13 @@ BLOCK_BYTES = K.BLOCK_BYTES // 2
 
 
 def fits(c: int, kw: int, hp: int, ow: int, g: Geometry, itemsize: int = 4) -> bool:
-    """Whether MEC runs a convolution over ``c`` input channels (padded height ``hp``)."""
-    return (g.groups == 1 and g.dilation[0] == 1 and c < MAX_CHANNELS
-            and ow * hp * kw * c * itemsize <= K.BLOCK_BYTES)
+    """Whether MEC runs a convolution over ``c`` input channels (padded height ``hp``): groups 1,
+    no dilation along the height, and 8 samples' L in a block, since each GEMM has only
+    (samples in the block) * OW rows. At ResNet-18's 64 channels @56x56 (one sample per block,
+    56-row GEMMs) MEC measured 7% slower forward and 27% slower weight gradient than im2col;
+    at ResNet-20's 64 channels @8x8 (34 samples) 9-11% faster."""
+    return (g.groups == 1 and g.dilation[0] == 1 and c <= MAX_CHANNELS
+            and ow * hp * kw * c * itemsize <= BLOCK_BYTES // 8)
 
 
 def _lowered(x, g: Geometry, OH: int, OW: int, KH: int, KW: int, at: int = 0):

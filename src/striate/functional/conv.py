@@ -7,7 +7,7 @@ Six kernels share one interface, chosen per call by ``_kernel_kind``: im2col + G
 general case, plain matrix products for 1x1 convolutions, a multiply-accumulate over kernel
 offsets for depthwise ones, a banded weight for fewer than 16 output channels (``_banded.py``),
 im2col in NCHW order for image stems with 1-4 input channels, and MEC (lowering along the width
-only, ``_mec.py``) for 5-63 input channels.
+only, ``_mec.py``) for 5-64 input channels over small images.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _kernel_kind(w_shape, g: Geometry, in_hw, out_hw, algo: str) -> str:
     if w_shape[1] == 1:  # one input channel per group (C == groups): depthwise
         return "depthwise"
     if M.fits(w_shape[1], w_shape[3], in_hw[0] + g.pads[0] + g.pads[1], out_hw[1], g):
-        return "mec"  # 5-63 input channels: the patches copied once per kernel column
+        return "mec"  # 5-64 input channels, small images: the patches copied once per column
     return "im2col"
 
 
