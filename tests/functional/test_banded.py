@@ -1,10 +1,13 @@
-"""The banded convolution kernel (functional/_banded.py): when it is chosen, and torch parity of
-the forward and every gradient through it, for conv2d, conv1d and conv_transpose2d."""
+"""The banded convolution kernel (functional/_banded.py) and the banded input gradient
+(_im2col.banded_grad_input): when they are chosen, and torch parity of the forward and every
+gradient through them, for conv2d, conv1d and conv_transpose2d."""
 import numpy as np
 import pytest
 
 import striate
 import striate.functional as F
+from striate import threads
+from striate.functional import _im2col
 from striate.functional._banded import band_width
 from striate.functional._im2col import Geometry, out_size
 from striate.functional.conv import _kernel_kind
@@ -87,27 +90,29 @@ def test_banded_conv_transpose2d_matches_torch(rng):
 
 
 # ---- the banded input gradient (_im2col.banded_grad_input) for few input channels ----
+@pytest.fixture
+def banded_widths(monkeypatch):
+    """The B of every banded_grad_input call, to prove a test went through it."""
+    widths = []
+    real = _im2col.banded_grad_input
+    monkeypatch.setattr(_im2col, "banded_grad_input",
+                        lambda *a: widths.append(a[-1]) or real(*a))
+    return widths
+
+
 @pytest.mark.parametrize("xs,ws,kw,B", [
     ((3, 6, 14, 14), (16, 6, 5, 5), {}, 5),  # LeNet-5's second layer
     ((2, 3, 9, 12), (32, 3, 3, 3), dict(stride=2, padding=1), 2),  # strided (NCHW stem kind)
     ((2, 5, 7, 10), (32, 5, 3, 3), dict(dilation=2, padding=2), 2),
     ((2, 4, 6, 20), (8, 4, 2, 5), dict(stride=(2, 1), padding=(1, 0)), 8),  # also banded fwd
 ])
-def test_banded_input_gradient_matches_torch(rng, monkeypatch, xs, ws, kw, B):
-    from striate.functional import _im2col
-
-    widths = []
-    real = _im2col.banded_grad_input
-    monkeypatch.setattr(_im2col, "banded_grad_input",
-                        lambda *a: widths.append(a[-1]) or real(*a))
+def test_banded_input_gradient_matches_torch(rng, banded_widths, xs, ws, kw, B):
     x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0])
     assert_matches_torch(F.conv2d, x, w, b, **kw)
-    assert widths == [B]
+    assert banded_widths == [B]
 
 
 def test_banded_input_gradient_split_over_threads_equals_one_thread(rng, monkeypatch):
-    from striate import threads
-
     monkeypatch.setattr(threads, "MIN_MACS", 0)
     x, w = randn(rng, 5, 6, 14, 14), randn(rng, 16, 6, 5, 5)
     before, got = threads.get_num_threads(), []
@@ -120,3 +125,14 @@ def test_banded_input_gradient_split_over_threads_equals_one_thread(rng, monkeyp
     finally:
         threads.set_num_threads(before)
     np.testing.assert_allclose(got[1], got[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((3, 16, 8, 8), (32, 16, 3, 3), dict(stride=2, padding=1)),  # ResNet-20's 16 -> 32
+    ((2, 20, 7, 9), (8, 20, 3, 2), dict(stride=(1, 3), padding=(1, 0), dilation=(2, 1))),
+])
+def test_strided_input_gradient_with_16_to_63_channels_uses_one_banded_gemm(rng, banded_widths,
+                                                                            xs, ws, kw):
+    x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0])
+    assert_matches_torch(F.conv2d, x, w, b, **kw)
+    assert banded_widths == [1]
