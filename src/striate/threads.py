@@ -8,9 +8,14 @@ contiguous ranges of their batch to :func:`parallel_for`, which runs them on
 
 A range that calls BLAS (``blas=True``) runs with NumPy's OpenBLAS pinned to one thread per
 call, as PyTorch pins MKL inside its own parallel regions: two ranges each asking BLAS for two
-threads would wait for each other. Work too small to split runs on the calling thread with BLAS
-threading as usual. Measured on the project's 2-core EPYC (2 threads, A/B in one process):
-ResNet-20's 16-channel 3x3 forward 15 -> 8 ms, a ResNet-20 training step 166 -> 250 img/s.
+threads would wait for each other. Measured on the project's 2-core EPYC (2 threads, A/B in one
+process): ResNet-20's 16-channel 3x3 forward 15 -> 8 ms, a ResNet-20 training step 166 -> 250
+img/s. BLAS work too small to split runs on the calling thread with BLAS pinned as well: after
+a threaded call OpenBLAS's workers spin for a while, and the next split region shares its cores
+with them. A LeNet-5 training step took 25.6-28.5 ms with only its first linear layer's GEMM left
+threaded, against 19.1-19.9 ms with every GEMM pinned (two A/B runs). Only a single sample too
+large for one thread (batch-1 inference) keeps BLAS's own threads: its batch offers nothing to
+split.
 Where striate cannot find OpenBLAS's controls (another BLAS, not Linux), BLAS regions are not
 split. A range that runs inside another range runs serially: the pool never waits on itself.
 
@@ -34,7 +39,6 @@ MIN_ELEMENTS = 1 << 18
 #: before its batch is split. At 4M, all of LeNet-5's convolutions (15-31M per batch of 128)
 #: split: each kernel measured 10-36% faster split than whole with BLAS's two threads.
 MIN_MACS = 4 << 20
-PIN_SMALL = True
 
 
 def elementwise_grain(per_item: int) -> int:
@@ -210,7 +214,10 @@ def parallel_for(fn, n: int, grain: int = 1, blas: bool = False) -> list:
     if blas and _blas_controls() is None:  # cannot pin BLAS: let it thread as it would alone
         return [fn(0, n)]
     parts = min(_threads, n // max(grain, 1))
-    if parts <= 1 and blas and PIN_SMALL and not (n == 1 and parts == 1):
+    if parts <= 1 and blas and not (n == 1 and parts == 1):
+        # too small to split: one thread, and BLAS too (threaded, it would leave its workers
+        # spinning on the core the next split region needs); only one large sample, which
+        # cannot be split, keeps BLAS's threads
         _pin_blas(True)
         try:
             return [fn(0, n)]
