@@ -191,12 +191,16 @@ def _route(g: _Geometry, idx, gy, last: bool = False):
     return _nchw(buf, last)
 
 
+def _tiles_last(x) -> bool:
+    """Whether NCHW-shaped ``x`` is channels-last in memory, whatever its channel count."""
+    return not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 def _channels_last(x) -> bool:
     """Whether NCHW-shaped ``x`` is channels-last in memory (as the convolutions return it)
     with enough channels (16) that the max-pooling kernels had better work on its (N, H, W, C)
     view: nothing is copied and the inner loops run over contiguous channels."""
-    return (x.shape[1] >= 16 and not x.flags.c_contiguous
-            and x.transpose(0, 2, 3, 1).flags.c_contiguous)
+    return x.shape[1] >= 16 and _tiles_last(x)
 
 
 def _work(a, last: bool):
@@ -258,11 +262,6 @@ def _phase_reader(a, g: _Geometry, last: bool):
         return planes[key][tuple(sl)]
 
     return read
-
-
-def _tiles_last(x) -> bool:
-    """Whether NCHW-shaped ``x`` is channels-last in memory, whatever its channel count."""
-    return not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
 def _tile_reduce(a, g: _Geometry, last: bool, pick, y) -> None:
