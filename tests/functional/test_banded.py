@@ -7,7 +7,7 @@ import pytest
 import striate
 import striate.functional as F
 from striate import threads
-from striate.functional import _im2col
+from striate.functional import _im2col, _mec
 from striate.functional._banded import band_width
 from striate.functional._im2col import Geometry, out_size
 from striate.functional.conv import _kernel_kind
@@ -58,10 +58,17 @@ def kind_for(xs, ws, kw):
 
 @pytest.mark.parametrize("xs,ws,kw", BANDED_CASES)
 @pytest.mark.parametrize("bias", [True, False])
-def test_banded_conv2d_matches_torch(rng, xs, ws, kw, bias):
+@pytest.mark.parametrize("runner", ["mec", "im2col"])
+def test_banded_conv2d_matches_torch(rng, monkeypatch, xs, ws, kw, bias, runner):
     assert kind_for(xs, ws, kw) == "banded"
+    if runner == "im2col":  # the banded convolution itself run by im2col, not MEC
+        monkeypatch.setattr(_mec, "MAX_CHANNELS", 0)
+    calls = []
+    real = _mec.mec_forward
+    monkeypatch.setattr(_mec, "mec_forward", lambda *a: calls.append(1) or real(*a))
     x, w, b = randn(rng, *xs), randn(rng, *ws), randn(rng, ws[0]) if bias else None
     assert_matches_torch(F.conv2d, x, w, b, **kw)
+    assert bool(calls) == (runner == "mec")
 
 
 def test_banded_conv2d_float32_matches_torch(rng):

@@ -6,7 +6,7 @@ GEMM row computes B neighbouring output pixels of an image row instead of one. T
 becomes a banded matrix of B copies of the kernel, each shifted by the stride, over
 ``Bi = (B-1)*SW + (KW-1)*DW + 1`` input columns. That is itself a convolution, with weight
 (B*OC, C, KH, Bi), stride (SH, B*SW) and dilation (DH, 1), whose NHWC output (N, OH, OW/B, B*OC)
-is the wanted (N, OH, OW, OC) in memory; the im2col kernels run it unchanged.
+is the wanted (N, OH, OW, OC) in memory; the MEC (or im2col) kernels run it unchanged.
 
 It does Bi/KW times the multiply-adds, but its GEMM has B*OC columns, and its im2col matrix is
 B*KW/Bi times smaller. For LeNet-5's first layer (B=7, 2.2x the multiply-adds, batch 128,
@@ -14,13 +14,15 @@ float32, A/B in one process, against the NCHW stem kernel it replaces): forward 
 1.56-1.65 ms and weight gradient 2.05-2.11 -> 1.57-1.64 ms on 2 threads; on one thread 2.17 ->
 2.08 and 2.81 -> 2.71 ms. B=4 measured 1.82 ms forward. For 16 or more output channels it
 measured no faster (ResNet-20's 3->16 stem, LeNet-5's 6->16 layer) or slower (MobileNetV2's
-3->32 stem), so ``band_width`` offers it below 16 only. Lowering along one image axis only is the idea of MEC
-(Cho & Brand, 2017, https://arxiv.org/abs/1706.06873).
+3->32 stem), so ``band_width`` offers it below 16 only. Run by MEC instead of im2col (as it is
+when ``_mec.fits``), the banded first layer of LeNet-5 took 1.53 -> 1.32 ms forward and 1.42 ->
+1.27 ms weight gradient.
 """
 from __future__ import annotations
 
 from ..backend import xp
 from . import _im2col as K
+from . import _mec as M
 from ._im2col import Geometry
 
 #: The banded GEMM should have at least this many columns (B * OC).
@@ -40,13 +42,22 @@ def _band_geometry(g: Geometry, B: int) -> Geometry:
     return g._replace(stride=(g.stride[0], B * g.stride[1]), dilation=(g.dilation[0], 1))
 
 
+def _kernels(x, bi: int, g: Geometry, ow: int):
+    """(forward, grad_weight) that run the banded convolution (``bi`` columns wide, geometry
+    ``g``, output width ``ow``) of NHWC x."""
+    hp = x.shape[1] + g.pads[0] + g.pads[1]
+    if M.fits(x.shape[3], bi, hp, ow, g, x.itemsize):
+        return M.mec_forward, M.mec_grad_weight
+    return K.conv_forward, K.conv_grad_weight
+
+
 def banded_forward(x, w, b, g: Geometry, OH: int, OW: int):
     """y = x * w as the banded convolution; NHWC in and out."""
     OC = w.shape[0]
     B = band_width(OC, w.shape[3], OW, g)
     bt = None if b is None else xp.tile(b, B)  # output channel b*OC + oc is pixel b's oc
-    y = K.conv_forward(x, K.band_weight(w, B, g.stride[1], g.dilation[1]), bt,
-                       _band_geometry(g, B), OH, OW // B)
+    t, gb = K.band_weight(w, B, g.stride[1], g.dilation[1]), _band_geometry(g, B)
+    y = _kernels(x, t.shape[3], gb, OW // B)[0](x, t, bt, gb, OH, OW // B)
     return y.reshape(x.shape[0], OH, OW, OC)
 
 
@@ -56,8 +67,9 @@ def banded_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
     B = band_width(OC, KW, OW, g)
     s, d = g.stride[1], g.dilation[1]
     span = (KW - 1) * d + 1
-    gt = K.conv_grad_weight(x, gy.reshape(N, OH, OW // B, B * OC), _band_geometry(g, B), KH,
-                            (B - 1) * s + span)
+    gb, Bi = _band_geometry(g, B), (B - 1) * s + span
+    grad_weight = _kernels(x, Bi, gb, OW // B)[1]
+    gt = grad_weight(x, gy.reshape(N, OH, OW // B, B * OC), gb, KH, Bi)
     gt = gt.reshape(B, OC, *gt.shape[1:])
     gw = gt[0, ..., 0:span:d].copy()
     for b in range(1, B):
