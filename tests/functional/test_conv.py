@@ -306,6 +306,14 @@ def channels_last(a):
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
+def chosen_kind(xs, ws, geom):
+    """The kernel ``conv2d`` picks for input shape ``xs``, weight shape ``ws`` and ``geom``."""
+    (s, d), p = (geom.stride, geom.dilation), geom.pads
+    out_hw = tuple(_im2col.out_size(xs[i + 2], ws[i + 2], s[i], p[2 * i] + p[2 * i + 1], d[i])
+                   for i in (0, 1))
+    return _kernel_kind(ws, geom, xs[2:], out_hw, "auto")
+
+
 def both_paths(fn_cls, x, w, b, memory="nchw", **hyper):
     """Results of the auto-chosen kernel and of im2col; memory: order of x and gy in memory."""
     out = []
@@ -351,9 +359,7 @@ FAST_CASES = [  # (x shape, w shape, stride, pads, dilation, groups, expected ke
                                           (np.float64, "mixed"), (np.float32, "nchw")])
 def test_conv2d_fast_path_equals_im2col_path(rng, xs, ws, s, p, d, g, kind, dtype, memory):
     geom = _im2col.Geometry(s, p, d, g)
-    oh = _im2col.out_size(xs[2], ws[2], s[0], p[0] + p[1], d[0])
-    ow = _im2col.out_size(xs[3], ws[3], s[1], p[2] + p[3], d[1])
-    assert _kernel_kind(ws, geom, xs[2:], (oh, ow), "auto") == kind
+    assert chosen_kind(xs, ws, geom) == kind
     x, w, b = (randn(rng, *shape, dtype=dtype) for shape in (xs, ws, ws[:1]))
     fast, general = both_paths(Conv2dFunction, x, w, b, memory, geometry=geom)
     tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -545,9 +551,7 @@ def split_every_batch(monkeypatch):
 def test_conv2d_split_over_threads_equals_one_thread(rng, split_every_batch, xs, ws, s, p, d, g,
                                                      kind):
     geom = _im2col.Geometry(s, p, d, g)
-    out_hw = [_im2col.out_size(xs[i + 2], ws[i + 2], s[i], p[2 * i] + p[2 * i + 1], d[i])
-              for i in (0, 1)]
-    assert _kernel_kind(ws, geom, xs[2:], tuple(out_hw), "auto") == kind
+    assert chosen_kind(xs, ws, geom) == kind
     x, w, b = (randn(rng, *shape) for shape in (xs, ws, ws[:1]))
     out = []
     for n in (1, 3):

@@ -112,11 +112,11 @@ def mec_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
 
 
 def mec_grad_input(gy, w, g: Geometry, H: int, W: int):
-    """gx: at stride 1 with 16+ channels the full convolution of gy with the rotated kernel,
-    run by MEC when it fits; otherwise as the im2col kernels do it."""
+    """gx: where the im2col kernels would gather (stride 1, 16+ channels), the full convolution
+    of gy with the rotated kernel run by MEC when it fits; otherwise as they do it."""
     OC, C, _, KW = w.shape
     full = K._full_pads(gy, w, g, H, W)
-    if full is not None and C >= 16:
+    if full is not None and C >= K.GATHER_MIN_CHANNELS:
         gf = g._replace(pads=full)
         if fits(OC, KW, gy.shape[1] + full[0] + full[1], W, gf, gy.itemsize):
             return mec_forward(gy, K._rotated(w, 1), None, gf, H, W)
