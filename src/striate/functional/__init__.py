@@ -6,6 +6,7 @@ Each family module lists its public wrappers in ``__all__``; only those are expo
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
+from .fused import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .local import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403

@@ -51,13 +51,13 @@ def _kernels(x, bi: int, g: Geometry, ow: int):
     return K.conv_forward, K.conv_grad_weight
 
 
-def banded_forward(x, w, b, g: Geometry, OH: int, OW: int):
+def banded_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
     """y = x * w as the banded convolution; NHWC in and out."""
     OC = w.shape[0]
     B = band_width(OC, w.shape[3], OW, g)
     bt = None if b is None else xp.tile(b, B)  # output channel b*OC + oc is pixel b's oc
     t, gb = K.band_weight(w, B, g.stride[1], g.dilation[1]), _band_geometry(g, B)
-    y = _kernels(x, t.shape[3], gb, OW // B)[0](x, t, bt, gb, OH, OW // B)
+    y = _kernels(x, t.shape[3], gb, OW // B)[0](x, t, bt, gb, OH, OW // B, clamp)
     return y.reshape(x.shape[0], OH, OW, OC)
 
 

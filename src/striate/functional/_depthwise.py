@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..backend import xp
 from ..threads import parallel_for
-from ._im2col import Geometry, block_len, padded_blocks
+from ._im2col import Geometry, block_len, finish, padded_blocks
 
 #: Least pixels*channels one thread's share must hold before the batch is split over threads.
 PARALLEL_ELEMENTS = 1 << 20
@@ -59,7 +59,7 @@ def _repeat(x, M):
     return x if M == 1 else xp.repeat(x, M, axis=3)
 
 
-def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int):
+def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
     """y[..., o] = sum over kernel offsets of window[..., o // M] * w[o]; NHWC in and out."""
     OC, _, KH, KW = w.shape
     x = _repeat(x, OC // x.shape[3])
@@ -79,8 +79,7 @@ def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int):
                 xp.multiply(src, wt[k], out=t if k else yb)
                 if k:
                     yb += t
-            if bt is not None:
-                yb += bt
+            finish(yb, bt, clamp)
 
     parallel_for(run, N, _grain(OH * OW * OC))
     return y

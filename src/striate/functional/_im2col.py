@@ -31,6 +31,15 @@ BLOCK_BYTES = 4 << 20
 GATHER_MIN_CHANNELS = 16
 
 
+def finish(y, b, clamp=None) -> None:
+    """The end of a forward kernel on a block of ``y`` while it is in cache: ``y += b``, then
+    ``clip(y, *clamp)`` (a folded ReLU or ReLU6, ``functional.fused``); either may be None."""
+    if b is not None:
+        y += b
+    if clamp is not None:
+        xp.clip(y, clamp[0], clamp[1], out=y)
+
+
 class Geometry(NamedTuple):
     """Stride, padding (top, bottom, left, right), dilation and groups of a 2-D convolution."""
 
@@ -130,7 +139,7 @@ def _cols(x, g: Geometry, OH, OW, KH, KW, at: int = 0):
             yield ((slice(at + i, at + i + len(xb)),) if R == OH else (at + i, rows)), c
 
 
-def conv_forward(x, w, b, g: Geometry, OH: int, OW: int):
+def conv_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
     """y = im2col(x) @ w for NHWC ``x`` and weight (OC, C/G, KH, KW); returns NHWC y."""
     OC, Cg, KH, KW = w.shape
     G = g.groups
@@ -141,8 +150,7 @@ def conv_forward(x, w, b, g: Geometry, OH: int, OW: int):
     def run(lo, hi):
         for at, c in _cols(x[lo:hi], g, OH, OW, KH, KW, lo):
             xp.matmul(c, w3, out=_pixels(y[at], G))
-            if bt is not None:
-                y[at] += bt
+            finish(y[at], bt, clamp)
 
     parallel_for(run, x.shape[0], grain(OH * OW * KH * KW * Cg * OC), blas=True)
     return y
@@ -345,7 +353,7 @@ def _nchw_cols(x, g: Geometry, OH, OW, KH, KW):
         yield i, c
 
 
-def nchw_forward(x, w, b, g: Geometry, OH: int, OW: int):
+def nchw_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
     """y[n] = w (OC, K) @ col[n] (K, OH*OW) for every sample; returns an NHWC view."""
     OC, _, KH, KW = w.shape
     y = xp.empty((x.shape[0], OC, OH * OW), x.dtype)
@@ -355,8 +363,7 @@ def nchw_forward(x, w, b, g: Geometry, OH: int, OW: int):
         for i, c in _nchw_cols(x[lo:hi], g, OH, OW, KH, KW):
             yb = y[lo + i:lo + i + len(c)]
             xp.matmul(w2, c, out=yb)
-            if b is not None:
-                yb += b[:, None]
+            finish(yb, None if b is None else b[:, None], clamp)
 
     parallel_for(run, x.shape[0], grain(OH * OW * w2.size), blas=True)
     return y.reshape(-1, OC, OH, OW).transpose(0, 2, 3, 1)
@@ -386,9 +393,10 @@ def nchw_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
 
 
 # ---- nothing to compute: an empty batch ----
-def empty_forward(x, w, b, g, OH, OW):
+def empty_forward(x, w, b, g, OH, OW, clamp=None):
     y = xp.zeros((x.shape[0], OH, OW, w.shape[0]), x.dtype)
-    return y if b is None else y + b
+    finish(y, b, clamp)
+    return y
 
 
 def empty_grad_input(gy, w, g, H, W):

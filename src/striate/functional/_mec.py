@@ -65,7 +65,7 @@ def _w_matrix(w):
     return xp.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(KH * KW * C, OC))
 
 
-def mec_forward(x, w, b, g: Geometry, OH: int, OW: int):
+def mec_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
     """y[:, oh] = L[:, :, oh*SH : oh*SH+KH] @ w for every output row; NHWC in and out."""
     OC, C, KH, KW = w.shape
     w2 = _w_matrix(w)
@@ -81,8 +81,7 @@ def mec_forward(x, w, b, g: Geometry, OH: int, OW: int):
             xp.matmul(A, w2, out=o)
             yb = y[i:i + A.shape[1] // OW]
             yb[...] = o.reshape(OH, -1, OW, OC).transpose(1, 0, 2, 3)
-            if bt is not None:
-                yb += bt
+            K.finish(yb, bt, clamp)
 
     parallel_for(run, x.shape[0], grain(OH * OW * KH * KW * C * OC), blas=True)
     return y

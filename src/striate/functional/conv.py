@@ -195,9 +195,14 @@ def _conv_args(op, x, weight, bias, stride, padding, dilation, groups, nd):
 
 # ---- conv2d ----
 class Conv2dFunction(Function):
-    """2-D convolution (cross-correlation) of NCHW ``x`` with weight (OC, C/groups, KH, KW)."""
+    """2-D convolution (cross-correlation) of NCHW ``x`` with weight (OC, C/groups, KH, KW).
 
-    def forward(self, x, w, b, geometry: Geometry, algo: str = "auto"):
+    ``clamp=(lo, hi)`` clips the output in the kernel, block by block: a ReLU or ReLU6 folded
+    in for inference (``fused.conv2d_bn``), so there is no gradient for it."""
+
+    def forward(self, x, w, b, geometry: Geometry, algo: str = "auto", clamp=None):
+        if clamp is not None and any(self.needs_input_grad):
+            raise RuntimeError("Conv2dFunction: clamp is for inference; it has no backward")
         g = self.g = geometry
         (KH, KW), (H, W) = w.shape[2:], x.shape[2:]
         OH = out_size(H, KH, g.stride[0], g.pads[0] + g.pads[1], g.dilation[0])
@@ -206,7 +211,7 @@ class Conv2dFunction(Function):
         self.x_hw, self.k_hw = (H, W), (KH, KW)
         need_x, need_w = self.needs_input_grad[:2]
         self.save_for_backward(x if need_w else None, w if need_x else None)
-        return _nchw(_KERNELS[self.kind][0](_nhwc(x), w, b, g, OH, OW))
+        return _nchw(_KERNELS[self.kind][0](_nhwc(x), w, b, g, OH, OW, clamp))
 
     def backward(self, gy):
         # d/dx: full convolution of gy with the 180-degree-rotated kernel (= col2im(gy @ w));

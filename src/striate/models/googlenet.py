@@ -26,7 +26,7 @@ class BasicConv2d(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
 
     def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
+        return F.relu(nn.conv_bn_act(self.conv, self.bn, None, x))
 
 
 class Inception(nn.Concat):

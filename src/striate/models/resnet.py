@@ -96,8 +96,8 @@ class BasicBlock(_ResidualBlock):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self._finish(self.bn2(self.conv2(out)), x)
+        out = nn.conv_bn_act(self.conv1, self.bn1, self.relu, x)
+        return self._finish(nn.conv_bn_act(self.conv2, self.bn2, None, out), x)
 
 
 class Bottleneck(_ResidualBlock):
@@ -129,9 +129,9 @@ class Bottleneck(_ResidualBlock):
         self.stride = stride
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        return self._finish(self.bn3(self.conv3(out)), x)
+        out = nn.conv_bn_act(self.conv1, self.bn1, self.relu, x)
+        out = nn.conv_bn_act(self.conv2, self.bn2, self.relu, out)
+        return self._finish(nn.conv_bn_act(self.conv3, self.bn3, None, out), x)
 
 
 class ResNet(nn.Module):
@@ -197,7 +197,7 @@ class ResNet(nn.Module):
 
     def forward_features(self, x) -> list:
         """The outputs of layer1 .. layer4 (strides 4, 8, 16, 32), for dense prediction heads."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(nn.conv_bn_act(self.conv1, self.bn1, self.relu, x))
         feats = []
         for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
             x = layer(x)

@@ -104,7 +104,7 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = nn.conv_bn_act(self.conv1, self.bn1, self.relu, x)
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(x.mean(axis=(2, 3)))
 

@@ -119,12 +119,12 @@ class Xception(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x):
-        x = self.relu1(self.bn1(self.conv1(x)))
-        x = self.relu2(self.bn2(self.conv2(x)))
+        x = nn.conv_bn_act(self.conv1, self.bn1, self.relu1, x)
+        x = nn.conv_bn_act(self.conv2, self.bn2, self.relu2, x)
         for i in range(1, 13):
             x = getattr(self, f"block{i}")(x)
-        x = self.relu3(self.bn3(self.conv3(x)))
-        return self.relu4(self.bn4(self.conv4(x)))
+        x = nn.conv_bn_act(self.conv3, self.bn3, self.relu3, x)
+        return nn.conv_bn_act(self.conv4, self.bn4, self.relu4, x)
 
     def forward(self, x):
         x = self.avgpool(self.forward_features(x))

@@ -4,6 +4,7 @@ from .activation import *  # noqa: F401,F403
 from .container import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
+from .fusion import *  # noqa: F401,F403
 from .hooks import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .local import *  # noqa: F401,F403

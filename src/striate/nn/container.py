@@ -8,6 +8,7 @@ from typing import Iterable, Iterator
 
 from .. import functional as F
 from ..tensor import Tensor
+from .fusion import conv_bn_act, fold_span
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "Concat", "Residual", "Split",
@@ -62,14 +63,22 @@ class Sequential(Module):
 
     def forward(self, x):
         shapes = [("input", _shape_of(x))]
-        for name, m in self._modules.items():
+        items = list(self._modules.items())
+        layers = [m for _, m in items]
+        i = 0
+        while i < len(items):
+            name, m = items[i]
+            span = fold_span(layers[i:i + 3], x)  # conv-bn(-act) runs as one at inference
             try:
-                x = m(x)
+                x = m(x) if not span else conv_bn_act(*layers[i:i + 2],
+                                                      layers[i + 2] if span == 3 else None, x)
             except (ValueError, TypeError) as e:
                 if getattr(e, "_striate_sequential", False):
                     raise
                 raise self._child_error(e, name, m, shapes) from e
-            shapes.append((f"{name} {type(m).__name__}", _shape_of(x)))
+            for name, m in items[i:i + max(span, 1)]:
+                shapes.append((f"{name} {type(m).__name__}", _shape_of(x)))
+            i += max(span, 1)
         return x
 
     def _child_error(self, e: Exception, name: str, m: Module, shapes) -> Exception:

@@ -72,9 +72,10 @@ class _BatchNorm(Module):
             raise self._error("needs more than one value per channel in training mode to "
                               f"compute batch statistics, got input shape {tuple(x.shape)}")
 
-    def _normalize(self, x):
+    def _normalize(self, x, activation: str | None = None):
         """PyTorch's rule: batch statistics in training (or without running stats), running
-        statistics in eval; momentum None means a cumulative average over the batches seen."""
+        statistics in eval; momentum None means a cumulative average over the batches seen.
+        ``activation`` ('relu', 'relu6') is fused in (``nn.conv_bn_act``)."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1
@@ -84,7 +85,8 @@ class _BatchNorm(Module):
         update = not self.training or self.track_running_stats
         return F.batch_norm(x, self.running_mean if update else None,
                             self.running_var if update else None, self.weight, self.bias,
-                            training=use_batch, momentum=factor, eps=self.eps)
+                            training=use_batch, momentum=factor, eps=self.eps,
+                            activation=activation)
 
     def forward(self, x):
         self._check_input(x)

@@ -189,15 +189,24 @@ def _known_arrays(model: Module) -> dict:
     return known
 
 
+def _unchanged(module, inputs, output):
+    return None
+
+
 def _trace(model: Module, inputs: list[Tensor]):
     layer_names = {id(m): name for name, m in model.named_modules()}
     records: list[_Record] = []
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
+    # a hook on each layer keeps nn.conv_bn_act from fusing it (its documented rule): every
+    # layer is exported as itself, and ONNX Runtime folds batch norm on its own
+    handles = [m.register_forward_hook(_unchanged) for m in model.modules()]
     try:
         with no_grad(), _recording(records, layer_names):
             out = model(*inputs)
     finally:
+        for h in handles:
+            h.remove()
         for m, mode in modes:
             m.training = mode
     return records, out

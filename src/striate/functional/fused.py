@@ -1,0 +1,89 @@
+"""Inference fusion: ``conv2d_bn``, a convolution with the batch norm and activation after it.
+
+In evaluation mode batch norm is a per-channel affine map, ``(z - mean) * s + beta`` with
+``s = gamma / sqrt(var + eps)``, so convolution then batch norm is one convolution with weight
+``w * s`` and bias ``(b - mean) * s + beta`` (the folding of Jacob et al. 2018,
+https://arxiv.org/abs/1712.05877, section 3.2, which TensorFlow's graph optimizer and ONNX
+Runtime apply to inference graphs). A following ReLU or ReLU6 then clamps the convolution's
+own output in place. Batch norm's passes and the activation's buffer are gone; the numbers
+differ from the unfolded layers by float rounding only.
+
+Folding is valid only while nothing needs a gradient through the parts: with autograd
+recording, ``conv2d_bn`` runs the three ops one after another instead.
+"""
+from __future__ import annotations
+
+from ..autograd import is_grad_enabled
+from ..backend import xp
+from ..tensor import Tensor, apply
+from .conv import Conv2dFunction, _conv_args, conv2d
+from .normalization import _CLAMPS, _number, _stat_array, batch_norm
+
+__all__ = ["conv2d_bn", "fold_batch_norm"]
+
+
+
+def fold_batch_norm(w, b, running_mean, running_var, bn_weight=None, bn_bias=None,
+                    eps: float = 1e-5):
+    """The weight and bias of ``conv -> batch_norm`` (evaluation) as one convolution.
+
+    Arrays in, arrays out: ``w * s`` (s over axis 0) and ``(b - mean) * s + beta`` with
+    ``s = gamma / sqrt(var + eps)``, computed in float64 and returned in ``w``'s dtype.
+    ``b``, ``bn_weight`` and ``bn_bias`` may be None (0, 1 and 0).
+    """
+    f8 = xp.float64
+    s = 1 / xp.sqrt(running_var.astype(f8) + eps)
+    if bn_weight is not None:
+        s = s * bn_weight
+    shift = -running_mean.astype(f8) if b is None else b - running_mean.astype(f8)
+    shift = shift * s + (0 if bn_bias is None else bn_bias)
+    wf = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
+    return wf.astype(w.dtype), shift.astype(w.dtype)
+
+
+def _data(t):
+    return None if t is None else (t.data if isinstance(t, Tensor) else t)
+
+
+def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, running_var,
+              bn_weight: Tensor | None = None, bn_bias: Tensor | None = None,
+              eps: float = 1e-5, stride=1, padding=0, dilation=1, groups: int = 1,
+              activation: str | None = None) -> Tensor:
+    """``activation(batch_norm(conv2d(x, ...)))`` with batch norm in evaluation mode, as one
+    convolution when no gradient is recorded (inference).
+
+    Args:
+        x, weight, bias, stride, padding, dilation, groups: as :func:`conv2d`.
+        running_mean, running_var: the batch norm's statistics, Tensors or ndarrays (C_out,).
+        bn_weight, bn_bias (Tensor (C_out,), default None): its affine parameters.
+        eps (float, default 1e-5): added to the variance.
+        activation (default None): ``None``, ``"relu"`` or ``"relu6"``.
+
+    Shape: as :func:`conv2d`.
+
+    With autograd recording and any input requiring a gradient, the three ops run one after
+    another, so gradients are exact; otherwise batch norm is folded into the convolution's
+    weight and bias (``fold_batch_norm``) and the activation clamps its output in place.
+
+    >>> y = F.conv2d_bn(x, conv.weight, None, bn.running_mean, bn.running_var, bn.weight,
+    ...                 bn.bias, padding=1, activation="relu")
+    """
+    op = "conv2d_bn"
+    if not isinstance(activation, (str, type(None))) or activation not in _CLAMPS:
+        raise ValueError(f"{op}: activation must be None, 'relu' or 'relu6', got {activation!r}")
+    parts = (x, weight, bias, running_mean, running_var, bn_weight, bn_bias)
+    if is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in parts):
+        return batch_norm(conv2d(x, weight, bias, stride, padding, dilation, groups),
+                          running_mean, running_var, bn_weight, bn_bias, eps=eps,
+                          activation=activation)
+    x, w, b, g = _conv_args(op, x, weight, bias, stride, padding, dilation, groups, 2)
+    OC = w.shape[0]
+    stats = [_stat_array(v, op, name, OC) for v, name in
+             ((running_mean, "running_mean"), (running_var, "running_var"),
+              (bn_weight, "bn_weight"), (bn_bias, "bn_bias"))]
+    if stats[0] is None or stats[1] is None:
+        raise ValueError(f"{op}: needs running_mean and running_var (evaluation statistics)")
+    wf, bf = fold_batch_norm(w.data, _data(b), *stats, eps=_number(eps, op, "eps"))
+    bounds = _CLAMPS[activation]
+    clamp = None if bounds is None else tuple(x.dtype.type(v) for v in bounds)
+    return apply(Conv2dFunction, x, Tensor(wf), Tensor(bf), geometry=g, clamp=clamp)

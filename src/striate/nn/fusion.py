@@ -1,0 +1,94 @@
+"""``conv_bn_act``: Conv2d -> BatchNorm2d (-> ReLU / ReLU6), fused where nothing can tell.
+
+``Sequential`` calls it for every such run of its children, and the model zoo's blocks call
+it where they chain the three layers by hand.
+- At inference (batch norm in eval mode with running statistics, and nothing needing a
+  gradient: under ``striate.no_grad()``, or no parameter or input requiring one) the three
+  are one convolution: batch norm folded into its weight and bias, the activation a clamp of
+  its output (``functional.conv2d_bn``).
+- Otherwise (training) the activation is fused into batch norm: one pass less each way, and
+  no buffer of its own (``functional.batch_norm(activation=...)``).
+Each fusion needs the layers' own ``forward`` (not a subclass's) and no hooks on them. Where
+it does not apply, and on any error, the layers run one by one, so results, gradients, hooks
+and error messages are those of ``act(bn(conv(x)))``.
+"""
+from __future__ import annotations
+
+from .. import functional as F
+from ..autograd import is_grad_enabled
+from ..tensor import Tensor
+from .activation import ReLU, ReLU6
+from .conv import Conv2d
+from .module import Module
+from .normalization import BatchNorm2d, _BatchNorm
+
+__all__ = ["conv_bn_act", "fold_span", "foldable"]
+
+_ACTIVATIONS = {ReLU: "relu", ReLU6: "relu6"}
+
+
+def _plain(m: Module, cls: type, base: type) -> bool:
+    """``m`` is a ``cls`` running ``base``'s forward, with no hooks."""
+    return (isinstance(m, cls) and type(m).forward is base.forward
+            and not m._forward_hooks and not m._forward_pre_hooks)
+
+
+def foldable(conv: Module, bn: Module, act: Module | None, x) -> bool:
+    """Whether ``conv_bn_act(conv, bn, act, x)`` runs as one folded convolution."""
+    if not (_plain(conv, Conv2d, Conv2d) and _plain(bn, BatchNorm2d, _BatchNorm)
+            and not bn.training and bn.running_mean is not None):
+        return False
+    if act is not None and not (type(act) in _ACTIVATIONS and _plain(act, type(act), type(act))):
+        return False
+    if not is_grad_enabled():
+        return True
+    params = (conv.weight, conv.bias, bn.weight, bn.bias)
+    return not (isinstance(x, Tensor) and x.requires_grad) and not any(
+        p is not None and p.requires_grad for p in params)
+
+
+def conv_bn_act(conv: Module, bn: Module, act: Module | None, x):
+    """``act(bn(conv(x)))`` (``bn(conv(x))`` for ``act=None``), folded into one convolution
+    when :func:`foldable` says nothing can tell (see :func:`striate.functional.conv2d_bn`).
+
+    Args:
+        conv (Conv2d), bn (BatchNorm2d), act (ReLU, ReLU6, any Module or None), x: the input.
+
+    >>> model.eval()
+    >>> with striate.no_grad():
+    ...     y = nn.conv_bn_act(block.conv1, block.bn1, block.relu, x)
+    """
+    if foldable(conv, bn, act, x):
+        try:
+            return F.conv2d_bn(x, conv.weight, conv.bias, bn.running_mean, bn.running_var,
+                               bn.weight, bn.bias, bn.eps, conv.stride, conv.padding,
+                               conv.dilation, conv.groups, activation=_ACTIVATIONS.get(type(act)))
+        except (ValueError, TypeError):
+            pass  # bad input: the layers below raise it with their own names
+    y = conv(x)
+    if act is not None and _fusable(bn, act):
+        bn._check_input(y)
+        return bn._normalize(y, _ACTIVATIONS[type(act)])
+    y = bn(y)
+    return y if act is None else act(y)
+
+
+def _fusable(bn: Module, act: Module) -> bool:
+    """Whether ``act`` can run inside ``bn`` (training mode, or eval with autograd)."""
+    return (_plain(bn, _BatchNorm, _BatchNorm) and type(act) in _ACTIVATIONS
+            and _plain(act, type(act), type(act)))
+
+
+def fold_span(layers: list, x) -> int:
+    """How many of ``layers`` (a Sequential's children, in order) :func:`conv_bn_act` would
+    fuse on input ``x``: 3 (conv, bn, ReLU/ReLU6), 2 (conv, bn: only folded at inference) or
+    0 (no fusion starts at the first layer)."""
+    if len(layers) < 2 or type(layers[0]) is not Conv2d:  # the common case, decided at once
+        return 0
+    conv, bn = layers[:2]
+    act = layers[2] if len(layers) > 2 and type(layers[2]) in _ACTIVATIONS else None
+    if not (isinstance(bn, _BatchNorm) and bn.num_features == conv.out_channels):
+        return 0
+    if foldable(conv, bn, act, x):
+        return 2 if act is None else 3
+    return 3 if act is not None and _fusable(bn, act) else 0
