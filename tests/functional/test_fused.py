@@ -199,3 +199,33 @@ def test_batch_norm_activation_gradcheck():
         lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True, activation="relu6"),
         (striate.tensor(x, requires_grad=True), striate.tensor(g, requires_grad=True),
          striate.tensor(beta, requires_grad=True)))
+
+
+# ---- add_relu ----
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "mixed"])
+def test_add_relu_matches_torch_with_both_gradients(layout):
+    rng = np.random.default_rng(9)
+    a, b = randn(rng, 3, 4, 5, 5), randn(rng, 3, 4, 5, 5)
+    sa = channels_last(a) if layout != "nchw" else a
+    sb = channels_last(b) if layout == "channels_last" else b
+    ta, tb = (striate.tensor(v, requires_grad=True) for v in (sa, sb))
+    y = F.add_relu(ta, tb)
+    gy = randn(rng, *y.shape)
+    y.backward(gy)
+    xa, xb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    yt = tF.relu(xa + xb)
+    yt.backward(torch.tensor(gy))
+    assert y.data.flags.c_contiguous == sa.flags.c_contiguous  # a's layout
+    for ours, theirs in ((y.data, yt), (ta.grad.data, xa.grad), (tb.grad.data, xb.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_add_relu_broadcasting_and_gradcheck():
+    rng = np.random.default_rng(10)
+    a, b = randn(rng, 2, 3, 4), randn(rng, 3, 1)
+    np.testing.assert_allclose(F.add_relu(a, b).data, np.maximum(a + b, 0), rtol=1e-12)
+    assert striate.testing.gradcheck(F.add_relu, (striate.tensor(a, requires_grad=True),
+                                                  striate.tensor(b, requires_grad=True)))
+    c = randn(rng, 2, 3, 4)
+    assert striate.testing.gradcheck(F.add_relu, (striate.tensor(a, requires_grad=True),
+                                                  striate.tensor(c, requires_grad=True)))

@@ -1,4 +1,4 @@
-"""Inference fusion: ``conv2d_bn``, a convolution with the batch norm and activation after it.
+"""Fused layer sequences: ``conv2d_bn`` (inference) and ``add_relu`` (a residual block's tail).
 
 In evaluation mode batch norm is a per-channel affine map, ``(z - mean) * s + beta`` with
 ``s = gamma / sqrt(var + eps)``, so convolution then batch norm is one convolution with weight
@@ -10,16 +10,22 @@ differ from the unfolded layers by float rounding only.
 
 Folding is valid only while nothing needs a gradient through the parts: with autograd
 recording, ``conv2d_bn`` runs the three ops one after another instead.
+
+``add_relu(a, b)`` is ``relu(a + b)`` in one buffer, with or without autograd.
 """
 from __future__ import annotations
 
-from ..autograd import is_grad_enabled
+import math
+
+from ..autograd import Function, is_grad_enabled
 from ..backend import xp
-from ..tensor import Tensor, apply
+from ..tensor import Tensor, apply, as_tensor as _as_tensor
+from ..threads import over_batch
+from .activation import relu
 from .conv import Conv2dFunction, _conv_args, conv2d
 from .normalization import _CLAMPS, _number, _stat_array, batch_norm
 
-__all__ = ["conv2d_bn", "fold_batch_norm"]
+__all__ = ["add_relu", "conv2d_bn", "fold_batch_norm"]
 
 
 
@@ -87,3 +93,43 @@ def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, runn
     bounds = _CLAMPS[activation]
     clamp = None if bounds is None else tuple(x.dtype.type(v) for v in bounds)
     return apply(Conv2dFunction, x, Tensor(wf), Tensor(bf), geometry=g, clamp=clamp)
+
+
+class AddReLU(Function):
+    """y = max(a + b, 0) for same-shape a and b, in a's memory layout."""
+
+    def forward(self, a, b):
+        y = xp.empty_like(a)
+        zero, inf = a.dtype.type(0), a.dtype.type(math.inf)
+
+        def run(i, j):
+            xp.add(a[i:j], b[i:j], out=y[i:j])
+            xp.clip(y[i:j], zero, inf, out=y[i:j])
+
+        over_batch(run, a)
+        if any(self.needs_input_grad):
+            self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d/da = d/db = 1 where a + b > 0, else 0 (0 at 0, as PyTorch's relu)
+        (y,) = self.saved_tensors
+        gx = xp.empty_like(gy)
+        over_batch(lambda i, j: xp.multiply(gy[i:j], y[i:j] > 0, out=gx[i:j]), gy)
+        return gx, gx
+
+
+def add_relu(a: Tensor, b: Tensor) -> Tensor:
+    """``relu(a + b)``: a residual block's sum and activation in one pass and one buffer.
+
+    Args:
+        a, b (Tensor): same shape and dtype for the fused path; otherwise (broadcasting)
+            this is ``relu(a + b)`` computed as two ops.
+
+    >>> F.add_relu(striate.tensor([1.0, -2.0]), striate.tensor([-3.0, 4.0]))
+    tensor([0., 2.], dtype=float32)
+    """
+    a, b = _as_tensor(a, "add_relu"), _as_tensor(b, "add_relu")
+    if a.shape != b.shape or a.dtype != b.dtype or a.ndim < 1 or a.dtype.kind != "f":
+        return relu(a + b)
+    return apply(AddReLU, a, b)

@@ -60,7 +60,7 @@ class _ResidualBlock(nn.Module):
         if self.attention is not None:
             out = getattr(self, self.attention)(out)
         identity = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + identity)
+        return F.add_relu(out, identity)
 
 
 class BasicBlock(_ResidualBlock):
