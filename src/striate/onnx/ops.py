@@ -15,6 +15,7 @@ from .. import ops as P
 from ..backend import xp
 from ..functional import activation as A
 from ..functional.dropout import Dropout
+from ..functional.fused import AddReLU
 from ..functional import shape as S
 
 __all__ = ["CONVERTERS", "converts", "converter_for"]
@@ -68,6 +69,11 @@ for _cls, _op in {P.Neg: "Neg", P.Exp: "Exp", P.Log: "Log", P.Sqrt: "Sqrt", P.Ab
 for _cls, _op in {P.Add: "Add", P.Sub: "Sub", P.Mul: "Mul", P.Div: "Div", P.Pow: "Pow",
                   P.Maximum: "Max", P.MatMul: "MatMul"}.items():
     CONVERTERS[_cls] = _binary(_op)
+
+
+@converts(AddReLU)
+def add_relu(ctx, node):
+    return ctx.op("Relu", ctx.op("Add", *node.inputs))
 
 
 @converts(P.Clip)
