@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..backend import xp
 from . import _im2col as K
 from . import _mec as M
+from . import _stem as ST
 from ._im2col import Geometry
 
 #: The banded GEMM should have at least this many columns (B * OC).
@@ -81,5 +82,5 @@ def banded_grad_input(gy, w, g: Geometry, H: int, W: int):
     """gx by the plain kernels, which band it their own way when x has few channels
     (``_im2col.banded_grad_input``: B chosen for OC, the gradient GEMM's inner size)."""
     if w.shape[1] <= 4:
-        return K.nchw_grad_input(gy, w, g, H, W)
+        return ST.nchw_grad_input(gy, w, g, H, W)
     return K.conv_grad_input(gy, w, g, H, W)

@@ -22,6 +22,7 @@ from . import _depthwise as D
 from . import _im2col as K
 from . import _mec as M
 from . import _pointwise as P
+from . import _stem as ST
 from ._alloc import check_alloc
 from ._im2col import Geometry, out_size
 
@@ -34,7 +35,7 @@ _KERNELS = {
     "banded": (BD.banded_forward, BD.banded_grad_input, BD.banded_grad_weight),
     "mec": (M.mec_forward, M.mec_grad_input, M.mec_grad_weight),
     "depthwise": (D.depthwise_forward, D.depthwise_grad_input, D.depthwise_grad_weight),
-    "nchw": (K.nchw_forward, K.nchw_grad_input, K.nchw_grad_weight),
+    "nchw": (ST.nchw_forward, ST.nchw_grad_input, ST.nchw_grad_weight),
     "empty": (K.empty_forward, K.empty_grad_input, K.empty_grad_weight),  # batch of 0
 }
 
