@@ -127,12 +127,34 @@ def test_pointwise_epilogue_blocks_split_rows_and_samples_exactly(monkeypatch):
         np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
 
 
-def test_conv_clamp_refuses_to_record_a_gradient():
-    x, w = striate.tensor(np.ones((1, 1, 3, 3)), requires_grad=True), striate.tensor(np.ones(
-        (1, 1, 1, 1)))
-    g = _conv_args("t", x, w, None, 1, 0, 1, 1, 2)[3]
-    with pytest.raises(RuntimeError, match="clamp is for inference"):
-        apply(Conv2dFunction, x, w, None, geometry=g, clamp=(0.0, 1.0))
+@pytest.mark.parametrize("act", ["relu", "relu6"])
+@pytest.mark.parametrize("xs,ws,kw,kind", CASES)
+def test_conv2d_activation_matches_torch_forward_and_gradients_in_every_kernel(xs, ws, kw, kind,
+                                                                              act):
+    rng = np.random.default_rng(11)
+    x, w, b = randn(rng, *xs) * 2, randn(rng, *ws), randn(rng, ws[0])
+    sx, sw, sb = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv2d(sx, sw, sb, activation=act, **kw)
+    gy = randn(rng, *y.shape) + 0.5
+    y.backward(gy)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = TORCH_ACT[act](tF.conv2d(tx, tw, tb, **kw))
+    yt.backward(torch.tensor(gy))
+    for name, ours, theirs in (("y", y.data, yt), ("gx", sx.grad.data, tx.grad),
+                               ("gw", sw.grad.data, tw.grad), ("gb", sb.grad.data, tb.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-10,
+                                   err_msg=name)
+    if x.size:
+        assert (y.data == 0).any() and (y.data > 0).any()
+
+
+def test_conv2d_activation_gradcheck_relu6_with_values_above_6():
+    rng = np.random.default_rng(12)
+    x, w = randn(rng, 2, 3, 5, 5) * 3, randn(rng, 4, 3, 3, 3) * 2
+    assert striate.testing.gradcheck(
+        lambda a, k: F.conv2d(a, k, padding=1, activation="relu6"),
+        (striate.tensor(x, requires_grad=True), striate.tensor(w, requires_grad=True)))
+    assert (F.conv2d(x, w, padding=1, activation="relu6").data == 6).any()
 
 
 @pytest.mark.parametrize("call,exc,match", [
@@ -144,6 +166,7 @@ def test_conv_clamp_refuses_to_record_a_gradient():
     (lambda a: F.conv2d_bn(a[0][:, :1], *a[1:]), ValueError, "conv2d_bn: input has 1 channels"),
     (lambda a: F.batch_norm(a[0], None, None, activation="tanh"), ValueError,
      "batch_norm: activation must be"),
+    (lambda a: F.conv2d(a[0], a[1], activation="tanh"), ValueError, "conv2d: activation must"),
 ])
 def test_bad_arguments_raise_clear_errors(call, exc, match):
     args = (np.ones((2, 2, 4, 4)), np.ones((4, 2, 3, 3)), None, np.zeros(4), np.ones(4))

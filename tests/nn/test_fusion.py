@@ -1,6 +1,8 @@
 """nn.conv_bn_act and Sequential's use of it: when it folds (inference) or fuses the activation
 into batch norm (training), when it must not, and that either way nothing a user can see
 changes: outputs, gradients, running statistics, hooks and error messages."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,55 @@ def test_zoo_models_give_the_same_output_folded_at_inference(name, shape):
     with striate.no_grad():
         y = m(x).data
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.fixture
+def conv_calls(monkeypatch):
+    """Records the ``clamp`` of every convolution Function applied."""
+    from striate.functional import conv as C
+    calls = []
+    forward = C.Conv2dFunction.forward
+
+    def spy(self, *args, clamp=None, **kw):
+        calls.append(clamp)
+        return forward(self, *args, clamp=clamp, **kw)
+
+    monkeypatch.setattr(C.Conv2dFunction, "forward", spy)
+    return calls
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6])
+@pytest.mark.parametrize("grad", [True, False])
+def test_conv_then_activation_clips_in_the_kernel_with_the_same_results(act, grad, conv_calls):
+    fused = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.MaxPool2d(2))
+    plain = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.MaxPool2d(2))
+    plain.load_state_dict(fused.state_dict())
+    plain[1].register_forward_hook(lambda m, i, o: None)
+    x1, x2 = x_in(shape=(2, 3, 6, 6)), x_in(shape=(2, 3, 6, 6))
+    x1.data *= 8
+    x2.data *= 8
+    with contextlib.nullcontext() if grad else striate.no_grad():
+        y1, y2 = fused(x1), plain(x2)
+    assert conv_calls[0] is not None and conv_calls[1] is None
+    np.testing.assert_allclose(y1.data, y2.data, rtol=1e-6, atol=1e-6)
+    if grad:
+        gy = np.random.default_rng(3).standard_normal(y1.shape).astype(np.float32)
+        y1.backward(gy)
+        y2.backward(gy)
+        for p, q in zip(fused.parameters(), plain.parameters()):
+            np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-5, atol=1e-6)
+
+
+def test_lenet5_trains_the_same_fused_and_unfused():
+    fused = models.lenet5()
+    plain = models.lenet5()
+    plain.load_state_dict(fused.state_dict())
+    for m in plain.modules():
+        if isinstance(m, (nn.ReLU, nn.ReLU6)):
+            m.register_forward_hook(lambda m, i, o: None)
+    x = x_in(shape=(4, 1, 28, 28))
+    labels = striate.tensor(np.array([0, 1, 2, 3]))
+    for net in (fused, plain):
+        striate.functional.cross_entropy(net(x), labels).backward()
+    for (name, p), q in zip(fused.named_parameters(), plain.parameters()):
+        np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-5, atol=1e-7, err_msg=name)

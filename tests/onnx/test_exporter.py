@@ -73,6 +73,14 @@ def test_conv2d_matches(kw, x4, tmp_path):
     assert op_types(proto) == ["Conv", "Identity"]
 
 
+@pytest.mark.parametrize("act,ops_", [("relu", ["Conv", "Relu"]), ("relu6", ["Conv", "Clip"])])
+def test_conv2d_with_a_fused_activation_exports_it(act, ops_, x4, tmp_path):
+    model = Lambda(lambda m, x: F.conv2d(x * 4, m.conv.weight, m.conv.bias, padding=1,
+                                         activation=act), conv=nn.Conv2d(4, 6, 3, padding=1))
+    proto = check(model, x4, tmp_path)
+    assert [t for t in op_types(proto) if t in ("Conv", "Relu", "Clip")] == ops_
+
+
 def test_conv1d_matches(rng, tmp_path):
     x = rng.standard_normal((2, 4, 20)).astype(np.float32)
     check(nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2), x, tmp_path)

@@ -62,6 +62,19 @@ def _batch_passes(fn, a) -> None:
     over_batch(lambda lo, hi: fn(slice(lo, hi)), a)
 
 
+# ReLU and ReLU6 as clip bounds: the form in which convolution and batch norm fuse them in
+CLAMPS = {"relu": (0, math.inf), "relu6": (0, 6)}
+
+
+def clamp_of(activation, op: str):
+    """The (lo, hi) clip that computes ``activation`` ("relu", "relu6"; None gives None)."""
+    if activation is None:
+        return None
+    if not isinstance(activation, str) or activation not in CLAMPS:
+        raise ValueError(f"{op}: activation must be None, 'relu' or 'relu6', got {activation!r}")
+    return CLAMPS[activation]
+
+
 class ReLU(Function):
     def forward(self, x):
         y = xp.empty_like(x)

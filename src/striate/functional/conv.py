@@ -3,11 +3,8 @@
 The kernels (``_im2col.py``) work on NHWC arrays; the public layout stays NCHW. Outputs and input
 gradients are returned as NCHW-shaped transposes of NHWC arrays, so the next convolution (and
 every elementwise op between, which keeps its input's memory order) reads them without a copy.
-Six kernels share one interface, chosen per call by ``_kernel_kind``: im2col + GEMM in the
-general case, plain matrix products for 1x1 convolutions, a multiply-accumulate over kernel
-offsets for depthwise ones, a banded weight for fewer than 16 output channels (``_banded.py``),
-im2col in NCHW order for image stems with 1-4 input channels, and MEC (lowering along the width
-only, ``_mec.py``) for 5-64 input channels over small images.
+Six kernels share one interface, chosen per call by ``_kernel_kind`` (docs/ARCHITECTURE.md
+lists them with the measurements behind each choice).
 """
 from __future__ import annotations
 
@@ -24,6 +21,7 @@ from . import _mec as M
 from . import _pointwise as P
 from . import _stem as ST
 from ._alloc import check_alloc
+from .activation import clamp_of
 from ._im2col import Geometry, out_size
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d"]
@@ -198,12 +196,12 @@ def _conv_args(op, x, weight, bias, stride, padding, dilation, groups, nd):
 class Conv2dFunction(Function):
     """2-D convolution (cross-correlation) of NCHW ``x`` with weight (OC, C/groups, KH, KW).
 
-    ``clamp=(lo, hi)`` clips the output in the kernel, block by block: a ReLU or ReLU6 folded
-    in for inference (``fused.conv2d_bn``), so there is no gradient for it."""
+    ``clamp=(lo, hi)`` clips the output in the kernel, block by block (a fused ReLU or ReLU6);
+    backward then reads its mask from the output, as ReLU's own backward would."""
 
     def forward(self, x, w, b, geometry: Geometry, algo: str = "auto", clamp=None):
-        if clamp is not None and any(self.needs_input_grad):
-            raise RuntimeError("Conv2dFunction: clamp is for inference; it has no backward")
+        if clamp is not None:
+            clamp = tuple(x.dtype.type(v) for v in clamp)  # typed bounds: the fast clip loop
         g = self.g = geometry
         (KH, KW), (H, W) = w.shape[2:], x.shape[2:]
         OH = out_size(H, KH, g.stride[0], g.pads[0] + g.pads[1], g.dilation[0])
@@ -212,7 +210,9 @@ class Conv2dFunction(Function):
         self.x_hw, self.k_hw = (H, W), (KH, KW)
         need_x, need_w = self.needs_input_grad[:2]
         self.save_for_backward(x if need_w else None, w if need_x else None)
-        return _nchw(_KERNELS[self.kind][0](_nhwc(x), w, b, g, OH, OW, clamp))
+        y = _KERNELS[self.kind][0](_nhwc(x), w, b, g, OH, OW, clamp)
+        self.clamped = (y, clamp) if clamp is not None and any(self.needs_input_grad) else None
+        return _nchw(y)
 
     def backward(self, gy):
         # d/dx: full convolution of gy with the 180-degree-rotated kernel (= col2im(gy @ w));
@@ -221,6 +221,9 @@ class Conv2dFunction(Function):
         _, grad_input, grad_weight = _KERNELS[self.kind]
         need_x, need_w, need_b = self.needs_input_grad
         gyh = _nhwc(gy)
+        if self.clamped is not None:  # through the fused activation first
+            gyh, self.clamped = K.clamp_grad(gyh, *self.clamped), None
+            gy = _nchw(gyh)
         gx = gw = gb = None
         if need_x:
             gx = _nchw(grad_input(gyh, w, self.g, *self.x_hw))
@@ -232,7 +235,7 @@ class Conv2dFunction(Function):
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> Tensor:
+           dilation=1, groups: int = 1, activation: str | None = None) -> Tensor:
     """2-D convolution over an NCHW batch, as ``torch.nn.functional.conv2d``.
 
     Like every deep-learning "convolution" this is a cross-correlation (the kernel is not
@@ -253,6 +256,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
         dilation: int or (int, int) spacing between kernel taps. Default 1.
         groups: split channels into this many independent convolutions; ``groups == C_in``
             is depthwise convolution. Default 1.
+        activation: ``"relu"`` or ``"relu6"`` applied to the output inside the kernel (as
+            Keras's ``Conv2D(activation=...)``), with the same result and gradients as calling
+            it after. Default None.
 
     Shape:
         Output (N, C_out, OH, OW) with OH = floor((H + PT + PB - dilation * (KH - 1) - 1) /
@@ -266,8 +272,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     >>> y.shape
     (1, 1, 3, 3)
     """
+    clamp = clamp_of(activation, "conv2d")
     x, w, b, g = _conv_args("conv2d", x, weight, bias, stride, padding, dilation, groups, 2)
-    return apply(Conv2dFunction, x, w, b, geometry=g)
+    return apply(Conv2dFunction, x, w, b, geometry=g, clamp=clamp)
 
 
 # ---- conv1d ----

@@ -21,9 +21,9 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
 from ..threads import over_batch
-from .activation import relu
+from .activation import clamp_of, relu
 from .conv import Conv2dFunction, _conv_args, conv2d
-from .normalization import _CLAMPS, _number, _stat_array, batch_norm
+from .normalization import _number, _stat_array, batch_norm
 
 __all__ = ["add_relu", "conv2d_bn", "fold_batch_norm"]
 
@@ -75,8 +75,7 @@ def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, runn
     ...                 bn.bias, padding=1, activation="relu")
     """
     op = "conv2d_bn"
-    if not isinstance(activation, (str, type(None))) or activation not in _CLAMPS:
-        raise ValueError(f"{op}: activation must be None, 'relu' or 'relu6', got {activation!r}")
+    clamp = clamp_of(activation, op)
     parts = (x, weight, bias, running_mean, running_var, bn_weight, bn_bias)
     if is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in parts):
         return batch_norm(conv2d(x, weight, bias, stride, padding, dilation, groups),
@@ -90,8 +89,6 @@ def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, runn
     if stats[0] is None or stats[1] is None:
         raise ValueError(f"{op}: needs running_mean and running_var (evaluation statistics)")
     wf, bf = fold_batch_norm(w.data, _data(b), *stats, eps=_number(eps, op, "eps"))
-    bounds = _CLAMPS[activation]
-    clamp = None if bounds is None else tuple(x.dtype.type(v) for v in bounds)
     return apply(Conv2dFunction, x, Tensor(wf), Tensor(bf), geometry=g, clamp=clamp)
 
 

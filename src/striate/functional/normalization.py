@@ -12,7 +12,7 @@ import numbers
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
-from .activation import relu, relu6
+from .activation import clamp_of, relu, relu6
 from ._channels import Channels
 
 __all__ = ["batch_norm", "layer_norm", "local_response_norm"]
@@ -25,9 +25,7 @@ def _number(v, op: str, name: str) -> float:
 
 
 # ---- batch norm ----
-# activation -> the clamp that fuses it into training-mode batch norm, and its own function
-_CLAMPS = {None: None, "relu": (0, math.inf), "relu6": (0, 6)}
-_ACTIVATIONS = {"relu": relu, "relu6": relu6}
+_ACTIVATIONS = {"relu": relu, "relu6": relu6}  # applied after batch norm in evaluation
 
 
 class BatchNorm(Function):
@@ -206,11 +204,10 @@ def batch_norm(
             f"{op}: expected more than 1 value per channel when training, "
             f"got input of shape {x.shape}"
         )
-    if not isinstance(activation, (str, type(None))) or activation not in _CLAMPS:
-        raise ValueError(f"{op}: activation must be None, 'relu' or 'relu6', got {activation!r}")
+    clamp = clamp_of(activation, op)
     fuse = training or activation is None
     y = apply(BatchNorm, x, weight, bias, running_mean=rm, running_var=rv, training=training,
-              momentum=momentum, eps=eps, clamp=_CLAMPS[activation] if fuse else None)
+              momentum=momentum, eps=eps, clamp=clamp if fuse else None)
     return y if fuse else _ACTIVATIONS[activation](y)
 
 

@@ -8,7 +8,7 @@ from typing import Iterable, Iterator
 
 from .. import functional as F
 from ..tensor import Tensor
-from .fusion import conv_bn_act, fold_span
+from .fusion import fold_span, run_fused
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "Concat", "Residual", "Split",
@@ -68,10 +68,9 @@ class Sequential(Module):
         i = 0
         while i < len(items):
             name, m = items[i]
-            span = fold_span(layers[i:i + 3], x)  # conv-bn(-act) runs as one at inference
+            span = fold_span(layers[i:i + 3], x)  # conv-bn-act fusion (nn/fusion.py)
             try:
-                x = m(x) if not span else conv_bn_act(*layers[i:i + 2],
-                                                      layers[i + 2] if span == 3 else None, x)
+                x = run_fused(layers[i:i + span], x) if span else m(x)
             except (ValueError, TypeError) as e:
                 if getattr(e, "_striate_sequential", False):
                     raise

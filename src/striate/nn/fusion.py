@@ -8,6 +8,8 @@ it where they chain the three layers by hand.
   its output (``functional.conv2d_bn``).
 - Otherwise (training) the activation is fused into batch norm: one pass less each way, and
   no buffer of its own (``functional.batch_norm(activation=...)``).
+- Conv2d -> ReLU / ReLU6 with no batch norm between (LeNet-5, VGG, AlexNet) clips inside the
+  convolution kernel, in training and at inference (``functional.conv2d(activation=...)``).
 Each fusion needs the layers' own ``forward`` (not a subclass's) and no hooks on them. Where
 it does not apply, and on any error, the layers run one by one, so results, gradients, hooks
 and error messages are those of ``act(bn(conv(x)))``.
@@ -22,7 +24,7 @@ from .conv import Conv2d
 from .module import Module
 from .normalization import BatchNorm2d, _BatchNorm
 
-__all__ = ["conv_bn_act", "fold_span", "foldable"]
+__all__ = ["conv_bn_act", "fold_span", "foldable", "run_fused"]
 
 _ACTIVATIONS = {ReLU: "relu", ReLU6: "relu6"}
 
@@ -33,12 +35,16 @@ def _plain(m: Module, cls: type, base: type) -> bool:
             and not m._forward_hooks and not m._forward_pre_hooks)
 
 
-def foldable(conv: Module, bn: Module, act: Module | None, x) -> bool:
+def _plain_act(act: Module) -> bool:
+    return type(act) in _ACTIVATIONS and _plain(act, type(act), type(act))
+
+
+def foldable(conv: Module, bn: Module | None, act: Module | None, x) -> bool:
     """Whether ``conv_bn_act(conv, bn, act, x)`` runs as one folded convolution."""
-    if not (_plain(conv, Conv2d, Conv2d) and _plain(bn, BatchNorm2d, _BatchNorm)
+    if not (_plain(conv, Conv2d, Conv2d) and bn is not None and _plain(bn, BatchNorm2d, _BatchNorm)
             and not bn.training and bn.running_mean is not None):
         return False
-    if act is not None and not (type(act) in _ACTIVATIONS and _plain(act, type(act), type(act))):
+    if act is not None and not _plain_act(act):
         return False
     if not is_grad_enabled():
         return True
@@ -47,12 +53,13 @@ def foldable(conv: Module, bn: Module, act: Module | None, x) -> bool:
         p is not None and p.requires_grad for p in params)
 
 
-def conv_bn_act(conv: Module, bn: Module, act: Module | None, x):
-    """``act(bn(conv(x)))`` (``bn(conv(x))`` for ``act=None``), folded into one convolution
-    when :func:`foldable` says nothing can tell (see :func:`striate.functional.conv2d_bn`).
+def conv_bn_act(conv: Module, bn: Module | None, act: Module | None, x):
+    """``act(bn(conv(x)))``, folded into one convolution when :func:`foldable` says nothing
+    can tell (see :func:`striate.functional.conv2d_bn`); otherwise with the activation fused
+    into batch norm, or (``bn=None``) into the convolution (``F.conv2d(activation=...)``).
 
     Args:
-        conv (Conv2d), bn (BatchNorm2d), act (ReLU, ReLU6, any Module or None), x: the input.
+        conv (Conv2d), bn (BatchNorm2d or None), act (ReLU, ReLU6, any Module or None), x.
 
     >>> model.eval()
     >>> with striate.no_grad():
@@ -65,6 +72,16 @@ def conv_bn_act(conv: Module, bn: Module, act: Module | None, x):
                                conv.dilation, conv.groups, activation=_ACTIVATIONS.get(type(act)))
         except (ValueError, TypeError):
             pass  # bad input: the layers below raise it with their own names
+    if bn is None:
+        if act is not None and _plain(conv, Conv2d, Conv2d) and _plain_act(act):
+            try:
+                conv._check_input(x)
+                return F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding,
+                                conv.dilation, conv.groups, activation=_ACTIVATIONS[type(act)])
+            except (ValueError, TypeError):
+                pass  # as above
+        y = conv(x)
+        return y if act is None else act(y)
     y = conv(x)
     if act is not None and _fusable(bn, act):
         bn._check_input(y)
@@ -75,20 +92,28 @@ def conv_bn_act(conv: Module, bn: Module, act: Module | None, x):
 
 def _fusable(bn: Module, act: Module) -> bool:
     """Whether ``act`` can run inside ``bn`` (training mode, or eval with autograd)."""
-    return (_plain(bn, _BatchNorm, _BatchNorm) and type(act) in _ACTIVATIONS
-            and _plain(act, type(act), type(act)))
+    return _plain(bn, _BatchNorm, _BatchNorm) and _plain_act(act)
 
 
 def fold_span(layers: list, x) -> int:
-    """How many of ``layers`` (a Sequential's children, in order) :func:`conv_bn_act` would
-    fuse on input ``x``: 3 (conv, bn, ReLU/ReLU6), 2 (conv, bn: only folded at inference) or
-    0 (no fusion starts at the first layer)."""
+    """How many of ``layers`` (a Sequential's children, in order) :func:`run_fused` would run
+    as one on input ``x``: 3 (conv, bn, ReLU/ReLU6), 2 (conv, bn: only folded at inference; or
+    conv, ReLU/ReLU6) or 0 (no fusion starts at the first layer)."""
     if len(layers) < 2 or type(layers[0]) is not Conv2d:  # the common case, decided at once
         return 0
     conv, bn = layers[:2]
+    if type(bn) in _ACTIVATIONS:
+        return 2 if _plain(conv, Conv2d, Conv2d) and _plain_act(bn) else 0
     act = layers[2] if len(layers) > 2 and type(layers[2]) in _ACTIVATIONS else None
     if not (isinstance(bn, _BatchNorm) and bn.num_features == conv.out_channels):
         return 0
     if foldable(conv, bn, act, x):
         return 2 if act is None else 3
     return 3 if act is not None and _fusable(bn, act) else 0
+
+
+def run_fused(layers: list, x):
+    """Run the ``fold_span`` layers picked as one: (conv, bn[, act]) or (conv, act)."""
+    conv, *rest = layers
+    bn = rest[0] if isinstance(rest[0], _BatchNorm) else None
+    return conv_bn_act(conv, bn, rest[-1] if type(rest[-1]) in _ACTIVATIONS else None, x)

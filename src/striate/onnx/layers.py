@@ -22,8 +22,15 @@ __all__: list[str] = []
 def conv2d(ctx, node):
     g, k = node.hyper["geometry"], node.arrays[1].shape[2:]
     PT, PB, PL_, PR = g.pads
-    return ctx.op("Conv", *node.inputs, kernel_shape=list(k), strides=list(g.stride),
-                  pads=[PT, PL_, PB, PR], dilations=list(g.dilation), group=g.groups)
+    y = ctx.op("Conv", *node.inputs, kernel_shape=list(k), strides=list(g.stride),
+               pads=[PT, PL_, PB, PR], dilations=list(g.dilation), group=g.groups)
+    clamp = node.hyper.get("clamp")  # a fused ReLU / ReLU6 (conv2d(activation=...))
+    if clamp is None:
+        return y
+    if clamp[1] == float("inf"):
+        return ctx.op("Relu", y)
+    dt = node.arrays[0].dtype
+    return ctx.op("Clip", y, ctx.scalar(clamp[0], dt, "min"), ctx.scalar(clamp[1], dt, "max"))
 
 
 @converts(C.Conv1dFunction)
