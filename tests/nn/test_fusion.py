@@ -200,3 +200,9 @@ def test_lenet5_trains_the_same_fused_and_unfused():
         striate.functional.cross_entropy(net(x), labels).backward()
     for (name, p), q in zip(fused.named_parameters(), plain.parameters()):
         np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_an_error_inside_a_fused_run_names_the_layer_that_failed():
+    net = block().train()  # batch norm needs more than one value per channel in training
+    with pytest.raises(ValueError, match=r"failed at layer '1': BatchNorm2d '1' needs more"):
+        net(x_in(shape=(1, 3, 1, 1)))

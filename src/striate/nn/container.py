@@ -69,12 +69,18 @@ class Sequential(Module):
         while i < len(items):
             name, m = items[i]
             span = fold_span(layers[i:i + 3], x)  # conv-bn-act fusion (nn/fusion.py)
-            try:
-                x = run_fused(layers[i:i + span], x) if span else m(x)
-            except (ValueError, TypeError) as e:
-                if getattr(e, "_striate_sequential", False):
-                    raise
-                raise self._child_error(e, name, m, shapes) from e
+            if span:
+                try:
+                    x = run_fused(layers[i:i + span], x)
+                except (ValueError, TypeError):
+                    span = 0  # one layer at a time: the error then names the one that failed
+            if not span:
+                try:
+                    x = m(x)
+                except (ValueError, TypeError) as e:
+                    if getattr(e, "_striate_sequential", False):
+                        raise
+                    raise self._child_error(e, name, m, shapes) from e
             for name, m in items[i:i + max(span, 1)]:
                 shapes.append((f"{name} {type(m).__name__}", _shape_of(x)))
             i += max(span, 1)
