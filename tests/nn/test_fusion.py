@@ -9,6 +9,7 @@ import pytest
 import striate
 from striate import models, nn
 from striate.functional import normalization as N
+from striate.functional.conv import Conv2dFunction
 from striate.nn.fusion import fold_span, foldable
 
 
@@ -34,18 +35,22 @@ def x_in(seed=1, shape=(2, 3, 6, 6)):
     return striate.tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
 
 
-@pytest.fixture
-def bn_calls(monkeypatch):
-    """Records the ``clamp`` of every batch norm Function applied."""
+def clamps_of(monkeypatch, cls) -> list:
+    """A list that records the ``clamp`` of every ``cls`` Function applied from now on."""
     calls = []
-    forward = N.BatchNorm.forward
+    forward = cls.forward
 
     def spy(self, *args, clamp=None, **kw):
         calls.append(clamp)
         return forward(self, *args, clamp=clamp, **kw)
 
-    monkeypatch.setattr(N.BatchNorm, "forward", spy)
+    monkeypatch.setattr(cls, "forward", spy)
     return calls
+
+
+@pytest.fixture
+def bn_calls(monkeypatch):
+    return clamps_of(monkeypatch, N.BatchNorm)
 
 
 @pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6])
@@ -152,17 +157,7 @@ def test_zoo_models_give_the_same_output_folded_at_inference(name, shape):
 
 @pytest.fixture
 def conv_calls(monkeypatch):
-    """Records the ``clamp`` of every convolution Function applied."""
-    from striate.functional import conv as C
-    calls = []
-    forward = C.Conv2dFunction.forward
-
-    def spy(self, *args, clamp=None, **kw):
-        calls.append(clamp)
-        return forward(self, *args, clamp=clamp, **kw)
-
-    monkeypatch.setattr(C.Conv2dFunction, "forward", spy)
-    return calls
+    return clamps_of(monkeypatch, Conv2dFunction)
 
 
 @pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6])
