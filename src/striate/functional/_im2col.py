@@ -23,7 +23,7 @@ import math
 from typing import NamedTuple
 
 from ..backend import xp
-from ..threads import macs_grain as grain, over_batch, parallel_for
+from ..threads import macs_grain as grain, parallel_for
 
 #: Target size in bytes of one block's im2col matrix (see the module docstring).
 BLOCK_BYTES = 4 << 20
@@ -39,21 +39,6 @@ def finish(y, b, clamp=None) -> None:
         y += b
     if clamp is not None:
         xp.clip(y, clamp[0], clamp[1], out=y)
-
-
-def clamp_grad(gy, y, clamp):
-    """The gradient through ``finish``'s clip: gy where lo < y < hi, else 0 (0 at the kinks,
-    as PyTorch's relu and relu6); NHWC ``gy`` and the clipped output ``y``."""
-    g = xp.empty_like(y)
-
-    def run(lo, hi):
-        inside = y[lo:hi] > clamp[0]
-        if clamp[1] != math.inf:
-            inside &= y[lo:hi] < clamp[1]
-        xp.multiply(gy[lo:hi], inside, out=g[lo:hi])
-
-    over_batch(run, y)
-    return g
 
 
 class Geometry(NamedTuple):

@@ -75,6 +75,22 @@ def clamp_of(activation, op: str):
     return CLAMPS[activation]
 
 
+def clip_grad(gy, y, clamp):
+    """The gradient through ``clip(t, *clamp)`` given its output ``y``: gy where lo < y < hi,
+    else 0 (0 at the kinks, as PyTorch's relu and relu6). A new array, computed over ranges of
+    axis 0 on several threads; fused ReLUs (convolution, batch norm) use it in backward."""
+    g = xp.empty_like(y)
+
+    def run(i, j):
+        inside = y[i:j] > clamp[0]
+        if clamp[1] != math.inf:
+            inside &= y[i:j] < clamp[1]
+        xp.multiply(gy[i:j], inside, out=g[i:j])
+
+    over_batch(run, y)
+    return g
+
+
 class ReLU(Function):
     def forward(self, x):
         y = xp.empty_like(x)

@@ -21,7 +21,7 @@ from . import _mec as M
 from . import _pointwise as P
 from . import _stem as ST
 from ._alloc import check_alloc
-from .activation import clamp_of
+from .activation import clamp_of, clip_grad
 from ._im2col import Geometry, out_size
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d"]
@@ -222,7 +222,7 @@ class Conv2dFunction(Function):
         need_x, need_w, need_b = self.needs_input_grad
         gyh = _nhwc(gy)
         if self.clamped is not None:  # through the fused activation first
-            gyh, self.clamped = K.clamp_grad(gyh, *self.clamped), None
+            gyh, self.clamped = clip_grad(gyh, *self.clamped), None
             gy = _nchw(gyh)
         gx = gw = gb = None
         if need_x:

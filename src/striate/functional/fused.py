@@ -28,7 +28,6 @@ from .normalization import _number, _stat_array, batch_norm
 __all__ = ["add_relu", "conv2d_bn", "fold_batch_norm"]
 
 
-
 def fold_batch_norm(w, b, running_mean, running_var, bn_weight=None, bn_bias=None,
                     eps: float = 1e-5):
     """The weight and bias of ``conv -> batch_norm`` (evaluation) as one convolution.

@@ -6,13 +6,12 @@ folded first so that each full-size pass is one in-place ufunc.
 """
 from __future__ import annotations
 
-import math
 import numbers
 
 from ..autograd import Function
 from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
-from .activation import clamp_of, relu, relu6
+from .activation import clamp_of, clip_grad, relu, relu6
 from ._channels import Channels
 
 __all__ = ["batch_norm", "layer_norm", "local_response_norm"]
@@ -97,17 +96,8 @@ class BatchNorm(Function):
         batch_stats = need_x and self.training
         if not self.training and (need_w or need_x):  # evaluation saved x itself (or nothing)
             xc = None if xc is None else xc - cv.vec(mean)
-        if clamp is not None:
-            # d clip/dt = 1 strictly inside (lo, hi), 0 elsewhere (as PyTorch's relu, relu6)
-            gv, g, self.y = g, xp.empty_like(g), None
-
-            def mask(lo, hi):
-                inside = y[lo:hi] > clamp[0]
-                if clamp[1] != math.inf:
-                    inside &= y[lo:hi] < clamp[1]
-                xp.multiply(gv[lo:hi], inside, out=g[lo:hi])
-
-            cv.par(mask)
+        if clamp is not None:  # through the fused activation first
+            g, self.y = clip_grad(g, y, clamp), None
         if need_w or batch_stats or need_b:  # sum(gy) and sum(gy * xc), one pass
             parts = cv.par(lambda lo, hi: (cv.sum(g[lo:hi]),
                                            None if xc is None else cv.dot(g[lo:hi], xc[lo:hi])))
