@@ -179,9 +179,13 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, dtype)
 
     def forward(self, x):
+        return self._conv(x)
+
+    def _conv(self, x, activation: str | None = None):
+        """The convolution, with ``activation`` ('relu', 'relu6') fused in (``nn.conv_bn_act``)."""
         self._check_input(x)
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
-                        dilation=self.dilation, groups=self.groups)
+                        dilation=self.dilation, groups=self.groups, activation=activation)
 
 
 class ConvTranspose2d(_ConvNd):

@@ -75,9 +75,7 @@ def conv_bn_act(conv: Module, bn: Module | None, act: Module | None, x):
     if bn is None:
         if act is not None and _plain(conv, Conv2d, Conv2d) and _plain_act(act):
             try:
-                conv._check_input(x)
-                return F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding,
-                                conv.dilation, conv.groups, activation=_ACTIVATIONS[type(act)])
+                return conv._conv(x, _ACTIVATIONS[type(act)])
             except (ValueError, TypeError):
                 pass  # as above
         y = conv(x)
