@@ -167,6 +167,7 @@ def test_conv2d_activation_gradcheck_relu6_with_values_above_6():
     (lambda a: F.batch_norm(a[0], None, None, activation="tanh"), ValueError,
      "batch_norm: activation must be"),
     (lambda a: F.conv2d(a[0], a[1], activation="tanh"), ValueError, "conv2d: activation must"),
+    (lambda a: F.add_relu("x", a[0]), TypeError, "add_relu: expected a Tensor or an ndarray"),
 ])
 def test_bad_arguments_raise_clear_errors(call, exc, match):
     args = (np.ones((2, 2, 4, 4)), np.ones((4, 2, 3, 3)), None, np.zeros(4), np.ones(4))
