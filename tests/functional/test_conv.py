@@ -7,8 +7,8 @@ import striate
 import striate.functional as F
 from striate import threads
 from striate.functional import _depthwise, _im2col
-from striate.functional.conv import (Conv2dFunction, ConvTranspose2dFunction, _conv_args,
-                                    _kernel_kind)
+from striate.functional.conv import (Conv2dFunction, ConvTranspose2dFunction, _bias_grad,
+                                    _conv_args, _kernel_kind)
 from striate.tensor import apply
 from tests.reference import conv1d_ref, conv2d_ref, conv_transpose2d_ref
 
@@ -594,3 +594,17 @@ def test_conv_accepts_numpy_integers_like_python_ints(rng, fn, xs, ws, kw):
     np.testing.assert_array_equal(fn(x, w, **as_np).data, fn(x, w, **kw).data)
     with pytest.raises(TypeError, match="stride must be an int"):
         fn(x, w, stride=True, groups=2)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc", "strided"])
+@pytest.mark.parametrize("shape", [(5, 6, 7, 9), (3, 16, 4, 4), (1, 1, 1, 1), (0, 4, 3, 3)])
+def test_bias_gradient_sums_every_layout_over_batch_and_pixels(rng, layout, shape):
+    g = rng.standard_normal(shape).astype(np.float32)
+    want = g.astype(np.float64).sum(axis=(0, 2, 3))
+    if layout == "nhwc":
+        g = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    elif layout == "strided":  # neither layout in memory: NumPy's reduction
+        g = np.repeat(g, 2, axis=3)[:, :, :, ::2]
+    got = _bias_grad(g)
+    assert got.shape == (shape[1],) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

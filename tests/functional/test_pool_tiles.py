@@ -1,6 +1,6 @@
-"""Max and min pooling without autograd over windows that tile the input (``_tile_reduce``):
-torch parity in both memory layouts and window shapes, NaN, the batch split over threads, and
-the windows the fast path must refuse."""
+"""Max and min pooling over windows that tile the input: without autograd (``_tile_reduce``)
+and with it (``_tile_argmax`` / ``_tile_route``): torch parity in both memory layouts and window
+shapes, ties, NaN, the batch split over threads, and the windows the fast path must refuse."""
 import numpy as np
 import pytest
 
@@ -98,4 +98,77 @@ def test_tiling_windows_with_grad_keep_the_first_maximum_for_backward(rng, tile_
     xt = striate.tensor(x, requires_grad=True)
     F.max_pool2d(xt, 2).backward(np.ones((1, 1, 1, 1)))
     np.testing.assert_array_equal(xt.grad.data[0, 0], [[1, 0], [0, 0]])
-    assert tile_calls == []  # the tiling order finds a maximum, not the first one
+    assert tile_calls == []  # the rows-first order finds a maximum, not the first one
+
+
+# ---- with autograd: columns, then rows, keeping the winners ----
+@pytest.fixture
+def argmax_calls(monkeypatch):
+    calls = []
+    real = window_pool._tile_argmax
+    monkeypatch.setattr(window_pool, "_tile_argmax",
+                        lambda *a: calls.append(a[0].shape) or real(*a))
+    return calls
+
+
+def torch_pool_and_grad(x, gy, mode, k):
+    xt = torch.tensor(x, requires_grad=True)
+    y = (TF.max_pool2d(xt, k) if mode == "max" else -TF.max_pool2d(-xt, k))
+    y.backward(torch.tensor(gy))
+    return y.detach().numpy(), xt.grad.numpy()
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("shape,k", [
+    ((3, 6, 28, 28), 2),  # LeNet-5's first pool (6 channels: pooled in an NCHW copy)
+    ((2, 16, 10, 10), 2),  # LeNet-5's second (16 channels-last: pooled in that layout)
+    ((2, 16, 9, 8), (3, 2)),  # more rows than columns per window
+    ((2, 5, 6, 9), (2, 3)),  # more columns than rows
+    ((2, 4, 6, 9), (1, 3)),  # one row per window
+    ((2, 17, 6, 9), (2, 1)),  # one column per window
+    ((1, 3, 4, 4), 4),  # one window per image
+])
+def test_tiling_pool_with_grad_matches_torch_with_ties(rng, argmax_calls, mode, layout, shape,
+                                                       k):
+    x = rng.integers(-2, 3, shape).astype(np.float64)  # five values: ties in most windows
+    x = channels_last(x) if layout == "nhwc" else x
+    xs = striate.tensor(x, requires_grad=True)
+    y = (F.max_pool2d if mode == "max" else F.min_pool2d)(xs, k)
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    want_y, want_gx = torch_pool_and_grad(x, gy, mode, k)
+    np.testing.assert_array_equal(y.data, want_y)
+    np.testing.assert_array_equal(xs.grad.data, want_gx)  # each to the first extremum
+    assert len(argmax_calls) == 1
+    if layout == "nhwc" and shape[1] >= 16:  # pooled in the input's layout, no NCHW copy
+        assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_tiling_pool_with_grad_split_over_threads_equals_one_thread(rng, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_ELEMENTS", 1)  # a batch of 5 splits over 3 threads
+    x = channels_last(rng.integers(-2, 3, (5, 16, 8, 8)).astype(np.float32))
+    gy = rng.standard_normal((5, 16, 4, 4)).astype(np.float32)
+    before, got = threads.get_num_threads(), []
+    try:
+        for n in (1, 3):
+            threads.set_num_threads(n)
+            xs = striate.tensor(x, requires_grad=True)
+            F.max_pool2d(xs, 2).backward(gy)
+            got.append(xs.grad.data)
+    finally:
+        threads.set_num_threads(before)
+    np.testing.assert_array_equal(got[1], got[0])
+    np.testing.assert_array_equal(got[0], torch_pool_and_grad(x, gy, "max", 2)[1])
+
+
+def test_tiling_pool_with_grad_gradcheck(rng):
+    x = striate.tensor(rng.standard_normal((2, 3, 6, 4)), requires_grad=True)
+    assert striate.gradcheck(lambda a: F.max_pool2d(a, (3, 2)), [x])
+
+
+def test_tiling_pool_with_grad_nan_gives_nan_output_as_torch(rng):
+    x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    x[0, 0, 1, 1] = np.nan
+    y = F.max_pool2d(striate.tensor(x, requires_grad=True), 2)
+    np.testing.assert_array_equal(y.data, TF.max_pool2d(torch.tensor(x), 2).numpy())

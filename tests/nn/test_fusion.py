@@ -163,8 +163,8 @@ def conv_calls(monkeypatch):
 @pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6])
 @pytest.mark.parametrize("grad", [True, False])
 def test_conv_then_activation_clips_in_the_kernel_with_the_same_results(act, grad, conv_calls):
-    fused = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.MaxPool2d(2))
-    plain = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.MaxPool2d(2))
+    fused = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.AvgPool2d(2))
+    plain = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.AvgPool2d(2))
     plain.load_state_dict(fused.state_dict())
     plain[1].register_forward_hook(lambda m, i, o: None)
     x1, x2 = x_in(shape=(2, 3, 6, 6)), x_in(shape=(2, 3, 6, 6))
@@ -180,6 +180,47 @@ def test_conv_then_activation_clips_in_the_kernel_with_the_same_results(act, gra
         y2.backward(gy)
         for p, q in zip(fused.parameters(), plain.parameters()):
             np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6])
+@pytest.mark.parametrize("pool", [(2,), (3, 2, 1), (2, None, 0, True)])
+@pytest.mark.parametrize("grad", [True, False])
+def test_conv_activation_max_pool_pools_first_with_the_same_results(act, pool, grad,
+                                                                     conv_calls, monkeypatch):
+    """act(pool(conv)) for pool(act(conv)): same outputs and gradients, ties included (a
+    constant image region gives equal conv outputs; x * 8 crosses ReLU6's upper bound)."""
+    seen = []
+    relu_forward = type(act()).forward
+    monkeypatch.setattr(type(act()), "forward", lambda m, v: seen.append(v.shape) or
+                        relu_forward(m, v))
+    fused = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.MaxPool2d(*pool))
+    plain = nn.Sequential(nn.Conv2d(3, 5, 3, padding=1), act(), nn.MaxPool2d(*pool))
+    plain.load_state_dict(fused.state_dict())
+    plain[1].register_forward_hook(lambda m, i, o: None)  # a hook: no fusion at all
+    shape = (2, 3, 9, 9)
+    x1, x2 = x_in(shape=shape), x_in(shape=shape)
+    for x in (x1, x2):
+        x.data *= 8
+        x.data[:, :, 2:7, 2:7] = 0.5  # equal conv outputs: ties inside windows
+    with contextlib.nullcontext() if grad else striate.no_grad():
+        y1, y2 = fused(x1), plain(x2)
+    assert conv_calls == [None, None]  # neither convolution clips in its kernel
+    assert seen[0] == y1.shape and seen[1] != y2.shape  # fused: the activation ran after the pool
+    np.testing.assert_array_equal(y1.data, y2.data)
+    if grad:
+        gy = np.random.default_rng(3).standard_normal(y1.shape).astype(np.float32)
+        y1.backward(gy)
+        y2.backward(gy)
+        for p, q in zip(fused.parameters(), plain.parameters()):
+            np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-6, atol=1e-6)
+
+
+def test_conv_activation_max_pool_error_lists_the_unpooled_shapes():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Linear(5, 4))
+    with pytest.raises(ValueError, match=r"(?s)0 Conv2d +\(1, 2, 6, 6\).*1 ReLU +\(1, 2, 6, 6\)"
+                       r".*2 MaxPool2d +\(1, 2, 3, 3\).*3 Linear +<- failed here"):
+        net(x_in(shape=(1, 1, 6, 6)))
 
 
 def test_lenet5_trains_the_same_fused_and_unfused():

@@ -290,5 +290,89 @@ def _tile_reduce(a, g: _Geometry, last: bool, pick, y) -> None:
         pick(yv, cols[:, :, :, j], out=yv)
 
 
+def _tile_argmax(a, g: _Geometry, last: bool, wins, pick, y, cidx, ridx) -> None:
+    """y = pick over each window for windows that tile ``a`` exactly (``g.fast``), with the
+    winners in ``cidx`` (the column within each window row) and ``ridx`` (the row).
+
+    ``a`` is NHWC (``last``) or NCHW, C-contiguous; ``y`` is (N, OH, OW, C) C-contiguous or
+    (N, C, OH, OW) in any memory order (channels-last memory for a channels-last input pooled in
+    an NCHW copy, so the output keeps the input's layout); ``cidx`` and ``ridx`` come from
+    :func:`_tile_index` for the same samples. Each window row's KW columns are combined first
+    (strictly better wins, so the first extremum stays), then the KH row winners: the first
+    extremum of the first row holding one, which is PyTorch's row-major first on ties. Columns
+    run over ``a`` viewed as (R, KW, E) (E = C channels-last, 1 NCHW) and rows over whole output
+    rows, so no pass reads a window offset by offset. LeNet-5's 2x2 pools (batch 128, one thread)
+    forward and backward: 2.1 ms for 6x28x28 and 0.54 ms for 16x10x10 channels-last, against
+    3.0 and 0.82 ms by offsets.
+    """
+    N, (KH, KW), E = a.shape[0], g.k, (a.shape[3] if last else 1)
+    ci = cidx.reshape(-1, E)
+    r = _tile_pick(a.reshape(-1, KW, E), ci, wins, pick, xp.empty(ci.shape, a.dtype))
+    rows, out = _tile_rows(r, y, N, KH, last)
+    _tile_pick(rows, ridx.reshape(out.shape), wins, pick, out)
+
+
+def _tile_rows(r, y, N: int, KH: int, last: bool):
+    """The column winners ``r`` as (..., KH, Q) window rows, and ``y`` shaped to match."""
+    if last:
+        OH = y.shape[1]
+        return r.reshape(N, OH, KH, -1), y.reshape(N, OH, -1)
+    return r.reshape(*y.shape[:3], KH, -1), y
+
+
+def _tile_index(g: _Geometry, last: bool):
+    """Zeroed ``(cidx, ridx)`` for :func:`_tile_argmax` over a whole batch, samples first."""
+    (N, C, H, _), (KH, KW), (OH, OW) = g.shape, g.k, g.out
+    dt = _index_dtype(max(KH, KW))
+    if last:
+        return xp.zeros((N, H * OW, C), dt), xp.zeros((N, OH, OW * C), dt)
+    return xp.zeros((N, C * H * OW, 1), dt), xp.zeros((N, C * OH, OW), dt)
+
+
+def _tile_pick(v, idx, wins, pick, out):
+    """out = pick over axis -2 of ``v``; idx (zeroed, shaped like out) = the first winning k."""
+    K = v.shape[-2]
+    if K == 1:
+        xp.copyto(out, v[..., 0, :])
+        return out
+    # offset 1 wins where m: written straight into a one-byte idx, which is 1 there, else 0
+    m = idx.view(bool) if idx.itemsize == 1 else xp.empty(idx.shape, dtype=bool)
+    wins(v[..., 1, :], v[..., 0, :], out=m)
+    if idx.itemsize != 1:
+        idx[...] = m
+    pick(v[..., 0, :], v[..., 1, :], out=out)
+    if K > 2:
+        m = xp.empty(idx.shape, dtype=bool)
+    for k in range(2, K):
+        wins(v[..., k, :], out, out=m)
+        pick(out, v[..., k, :], out=out)
+        # earlier indices are below k, so max(idx, m * k) means "k where m"
+        xp.maximum(idx, xp.multiply(m, idx.dtype.type(k), dtype=idx.dtype), out=idx)
+    return out
+
+
+def _tile_route(gy, cidx, ridx, g: _Geometry, last: bool, buf) -> None:
+    """The gradient of :func:`_tile_argmax` for some samples: ``gy`` (pooled, shaped as its
+    ``y``) to the winning row of each window, then within it to the winning column, written into
+    ``buf``: (N, H, W, C) C-contiguous, or (N, C, H, W) in any memory order. Every element is
+    written once, so ``buf`` needs no zero fill."""
+    N, (KH, KW), E = gy.shape[0], g.k, cidx.shape[-1]
+    rows = xp.empty(((N, gy.shape[1], KH, gy.shape[2] * E) if last
+                     else (*gy.shape[:3], KH, gy.shape[3])), gy.dtype)
+    g_rows = gy.reshape(N, gy.shape[1], -1) if last else gy
+    _tile_spread(g_rows, ridx.reshape(g_rows.shape), rows)
+    cols = buf.reshape(*buf.shape[:-1], buf.shape[-1] // KW, KW, 1) if not last else \
+        buf.reshape(N, buf.shape[1], -1, KW, E)
+    _tile_spread(rows.reshape(cols.shape[:-2] + (E,)), cidx.reshape(cols.shape[:-2] + (E,)),
+                 cols)
+
+
+def _tile_spread(g, idx, out):
+    """out[..., k, :] = g where idx == k, else 0; ``g`` and ``idx`` shaped like out[..., 0, :]."""
+    m = xp.empty(idx.shape, dtype=bool)
+    for k in range(out.shape[-2]):
+        xp.multiply(g, xp.equal(idx, k, out=m), out=out[..., k, :])
+
+
 def _index_dtype(n: int):
     return xp.uint8 if n < 255 else xp.uint16 if n < 65535 else xp.int64

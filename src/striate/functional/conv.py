@@ -64,14 +64,23 @@ def _nchw(a):
 
 
 def _bias_grad(gy):
-    """Sum of gy over batch and pixels; a GEMV with ones when gy is NHWC in memory (10x faster
-    than numpy's strided reduction)."""
+    """Sum of gy over batch and pixels, by GEMVs with ones over whichever layout gy has in
+    memory: channels-last, ones(N) @ (N, H*W*C) then a sum over the H*W rows of C; NCHW,
+    (N*C, H*W) @ ones(H*W). For LeNet-5's 6x28x28 gradient (batch 128): 0.05 and 0.03 ms,
+    against 0.17 ms by ones(N*H*W) @ (N*H*W, 6) and 0.17 ms by NumPy's strided reduction."""
+    N, C = gy.shape[:2]
     rows = _nhwc(gy)
-    if rows.flags.c_contiguous:
-        rows = rows.reshape(-1, gy.shape[1])
-        ones = xp.ones(rows.shape[0], gy.dtype)
-        return sum(parallel_for(lambda lo, hi: ones[lo:hi] @ rows[lo:hi], rows.shape[0],
-                                elementwise_grain(rows.shape[1]), blas=True))
+    if gy.size and (rows.flags.c_contiguous or gy.flags.c_contiguous):
+        last = rows.flags.c_contiguous
+        a = (rows if last else gy).reshape(N, -1)
+
+        def run(lo, hi):
+            if last:
+                return (xp.ones(hi - lo, gy.dtype) @ a[lo:hi]).reshape(-1, C).sum(axis=0)
+            return (a[lo:hi].reshape((hi - lo) * C, -1) @ xp.ones(a.shape[1] // C, gy.dtype)
+                    ).reshape(hi - lo, C).sum(axis=0)
+
+        return sum(parallel_for(run, N, elementwise_grain(a.shape[1]), blas=True))
     return gy.sum(axis=(0, 2, 3))
 
 

@@ -29,7 +29,10 @@ from ._pool_windows import (
     _pool_args,
     _put,
     _route,
+    _tile_argmax,
+    _tile_index,
     _tile_reduce,
+    _tile_route,
     _tiles_last,
     _windows,
     _work,
@@ -43,8 +46,9 @@ class MaxPool2d(Function):
     """Max over each window; MinPool2d swaps the comparison and the padding value.
 
     The windows are read in place (no padded copy of the input): each offset updates only the
-    outputs whose windows reach the input with it. Channels-last inputs are pooled in that
-    layout and give a channels-last output.
+    outputs whose windows reach the input with it. Windows that tile the input (LeNet's 2x2/2)
+    are combined along rows and columns instead (``_tile_reduce``, ``_tile_argmax``).
+    Channels-last inputs are pooled in that layout and give a channels-last output.
     """
 
     pick, wins, fill = xp.maximum, xp.greater, -xp.inf
@@ -64,13 +68,22 @@ class MaxPool2d(Function):
         N, C, OH, OW = g.shape[:2] + g.out
         shape = (N, OH, OW, C) if last else (N, C, OH, OW)
         y = xp.empty(shape, dtype=x.dtype)
+        # a channels-last input pooled in an NCHW copy (few channels) still gets its output and
+        # gradient channels-last: the next layers read them without a layout change
+        self.g, self.last, self.keep = g, last, not last and _tiles_last(x)
+        if g.fast and x.size:  # windows tile x: columns, then rows, keeping the winners
+            if self.keep:
+                y = xp.empty((N, OH, OW, C), x.dtype).transpose(0, 3, 1, 2)
+            self.idx = cidx, ridx = _tile_index(g, last)
+            over_batch(lambda lo, hi: _tile_argmax(a[lo:hi], g, last, self.wins, self.pick,
+                                                   y[lo:hi], cidx[lo:hi], ridx[lo:hi]), a)
+            return _nchw(y, last)
         # NOTE: ties: the gradient goes to the first extremum in row-major window order (PyTorch)
         idx = xp.zeros(shape, dtype=_index_dtype(g.k[0] * g.k[1])) if track else None
 
         def run(lo, hi):  # samples lo:hi
             ab = a[lo:hi]
-            # tiling windows read each offset once: views, rather than the phase planes' copy
-            read = ab.__getitem__ if g.fast else _phase_reader(ab, g, last)
+            read = _phase_reader(ab, g, last)
             yb = y[lo:hi]
             k0, (osub0, isub0) = offsets[0]
             rest = offsets
@@ -95,13 +108,21 @@ class MaxPool2d(Function):
                 xp.maximum(ib[osub], ks, out=ib[osub])
 
         over_batch(run, x)
-        if track:
-            self.g, self.idx, self.last = g, idx, last
+        self.idx = idx
         return _nchw(y, last)
 
     def backward(self, gy):
         # d max(window)/dx = 1 at the window's argmax, 0 elsewhere
-        return (_route(self.g, self.idx, gy, self.last),)
+        g, last = self.g, self.last
+        if not isinstance(self.idx, tuple):  # the offsets' index
+            return (_route(g, self.idx, gy, last),)
+        (cidx, ridx), gy = self.idx, _work(gy, last)
+        N, C, H, W = g.shape
+        buf = xp.empty((N, H, W, C) if last or self.keep else g.shape, gy.dtype)
+        buf = buf.transpose(0, 3, 1, 2) if self.keep else buf
+        over_batch(lambda lo, hi: _tile_route(gy[lo:hi], cidx[lo:hi], ridx[lo:hi], g, last,
+                                              buf[lo:hi]), buf)
+        return (_nchw(buf, last),)
 
 
 class MinPool2d(MaxPool2d):

@@ -71,18 +71,20 @@ class Sequential(Module):
             span = fold_span(layers[i:i + 3], x)  # conv-bn-act fusion (nn/fusion.py)
             if span:
                 try:
-                    x = run_fused(layers[i:i + span], x)
+                    x, out_shapes = run_fused(layers[i:i + span], x)
                 except (ValueError, TypeError):
                     span = 0  # one layer at a time: the error then names the one that failed
             if not span:
+                out_shapes = [None]
                 try:
                     x = m(x)
                 except (ValueError, TypeError) as e:
                     if getattr(e, "_striate_sequential", False):
                         raise
                     raise self._child_error(e, name, m, shapes) from e
-            for name, m in items[i:i + max(span, 1)]:
-                shapes.append((f"{name} {type(m).__name__}", _shape_of(x)))
+            for (name, m), shape in zip(items[i:i + max(span, 1)], out_shapes):
+                shapes.append((f"{name} {type(m).__name__}",
+                               _shape_of(x) if shape is None else str(tuple(shape))))
             i += max(span, 1)
         return x
 

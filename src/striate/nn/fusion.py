@@ -10,6 +10,10 @@ it where they chain the three layers by hand.
   no buffer of its own (``functional.batch_norm(activation=...)``).
 - Conv2d -> ReLU / ReLU6 with no batch norm between (LeNet-5, VGG, AlexNet) clips inside the
   convolution kernel, in training and at inference (``functional.conv2d(activation=...)``).
+- Conv2d -> ReLU / ReLU6 -> MaxPool2d (LeNet-5, VGG, AlexNet) pools first and clips after
+  (``pool_then_act``): a clip is monotone, so max(clip(v)) = clip(max(v)) exactly, and the
+  gradients agree too (below). The activation and its backward mask then cover a quarter of
+  the elements for a 2x2 pool.
 Each fusion needs the layers' own ``forward`` (not a subclass's) and no hooks on them. Where
 it does not apply, and on any error, the layers run one by one, so results, gradients, hooks
 and error messages are those of ``act(bn(conv(x)))``.
@@ -23,8 +27,9 @@ from .activation import ReLU, ReLU6
 from .conv import Conv2d
 from .module import Module
 from .normalization import BatchNorm2d, _BatchNorm
+from .pooling import MaxPool2d
 
-__all__ = ["conv_bn_act", "fold_span", "foldable", "run_fused"]
+__all__ = ["conv_bn_act", "fold_span", "foldable", "pool_then_act", "run_fused"]
 
 _ACTIVATIONS = {ReLU: "relu", ReLU6: "relu6"}
 
@@ -95,13 +100,16 @@ def _fusable(bn: Module, act: Module) -> bool:
 
 def fold_span(layers: list, x) -> int:
     """How many of ``layers`` (a Sequential's children, in order) :func:`run_fused` would run
-    as one on input ``x``: 3 (conv, bn, ReLU/ReLU6), 2 (conv, bn: only folded at inference; or
-    conv, ReLU/ReLU6) or 0 (no fusion starts at the first layer)."""
+    as one on input ``x``: 3 (conv, bn, ReLU/ReLU6; or conv, ReLU/ReLU6, MaxPool2d), 2 (conv,
+    bn: only folded at inference; or conv, ReLU/ReLU6) or 0 (no fusion starts at the first
+    layer)."""
     if len(layers) < 2 or type(layers[0]) is not Conv2d:  # the common case, decided at once
         return 0
     conv, bn = layers[:2]
     if type(bn) in _ACTIVATIONS:
-        return 2 if _plain(conv, Conv2d, Conv2d) and _plain_act(bn) else 0
+        if not (_plain(conv, Conv2d, Conv2d) and _plain_act(bn)):
+            return 0
+        return 3 if len(layers) > 2 and _plain(layers[2], MaxPool2d, MaxPool2d) else 2
     act = layers[2] if len(layers) > 2 and type(layers[2]) in _ACTIVATIONS else None
     if not (isinstance(bn, _BatchNorm) and bn.num_features == conv.out_channels):
         return 0
@@ -110,8 +118,28 @@ def fold_span(layers: list, x) -> int:
     return 3 if act is not None and _fusable(bn, act) else 0
 
 
-def run_fused(layers: list, x):
-    """Run the ``fold_span`` layers picked as one: (conv, bn[, act]) or (conv, act)."""
+def pool_then_act(act: Module, pool: Module, y):
+    """``pool(act(y))`` computed as ``act(pool(y))``, for a ReLU or ReLU6 ``act`` and a max
+    pool: the same output, and the same gradients.
+
+    A clip is monotone, so each window's maximum of the clipped values is the clip of its
+    maximum. Backward: where a window's maximum lies strictly inside the clip's range, both
+    orders pick the same element (the first maximum: clipping changes no value there) and pass
+    its gradient; where it lies at or beyond a bound, the clipped order's pick has a zero
+    activation gradient, and so does the clip of the maximum. Only a window holding a NaN can
+    route differently. For LeNet-5 (batch 128) the clip and its mask then cover 150K and 51K
+    elements instead of 602K and 205K.
+    """
+    return act(pool(y))
+
+
+def run_fused(layers: list, x) -> tuple:
+    """Run the ``fold_span`` layers picked as one: (conv, bn[, act]), (conv, act) or (conv,
+    act, max pool). Returns the output and each layer's output shape (None: the output's)."""
     conv, *rest = layers
+    if isinstance(rest[-1], MaxPool2d):
+        y = conv(x)
+        return pool_then_act(rest[0], rest[1], y), [y.shape, y.shape, None]
     bn = rest[0] if isinstance(rest[0], _BatchNorm) else None
-    return conv_bn_act(conv, bn, rest[-1] if type(rest[-1]) in _ACTIVATIONS else None, x)
+    y = conv_bn_act(conv, bn, rest[-1] if type(rest[-1]) in _ACTIVATIONS else None, x)
+    return y, [None] * len(layers)
