@@ -221,3 +221,28 @@ def test_bad_arguments():
         DataLoader(42)
     with pytest.raises(ValueError, match="seed must be"):
         DataLoader(make_ds(), seed=-1)
+
+
+@pytest.mark.parametrize("build,threaded", [
+    (lambda: DataLoader(make_ds(), 4), False),  # in-memory arrays: cheaper built in place
+    (lambda: DataLoader(Subset(make_ds(), range(12)), 4), False),
+    (lambda: DataLoader(make_ds(), 4, transform=T.RandomHorizontalFlip()), True),
+    (lambda: DataLoader(make_ds(transform=T.RandomHorizontalFlip()), 4), True),
+    (lambda: DataLoader(Subset(make_ds(transform=T.RandomHorizontalFlip()), range(8)), 4), True),
+    (lambda: DataLoader(ListDataset(make_ds()), 4), True),  # sample by sample
+    (lambda: DataLoader(make_ds(), 4, prefetch=True), True),
+    (lambda: DataLoader(ListDataset(make_ds()), 4, prefetch=False), False),
+])
+def test_auto_prefetch_uses_a_thread_only_where_building_a_batch_does_work(build, threaded):
+    loader = build()
+    assert loader.prefetch is threaded
+    it = iter(loader)
+    next(it)
+    assert len(_prefetch_threads()) == int(threaded)
+    it.close()
+    assert _prefetch_threads() == []
+
+
+def test_prefetch_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="DataLoader: prefetch must be True, False or 'auto'"):
+        DataLoader(make_ds(), 4, prefetch="always")
