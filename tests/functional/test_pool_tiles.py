@@ -23,14 +23,18 @@ def pooled(fn, x, **kw):
         return fn(striate.tensor(x), **kw).data
 
 
+def spy(monkeypatch, name):
+    """Records the input shape of every call of ``window_pool.<name>``, to prove a test went
+    through that kernel (or not)."""
+    calls = []
+    real = getattr(window_pool, name)
+    monkeypatch.setattr(window_pool, name, lambda *a: calls.append(a[0].shape) or real(*a))
+    return calls
+
+
 @pytest.fixture
 def tile_calls(monkeypatch):
-    """Counts the calls of the tiling kernel, to prove a test went through it (or not)."""
-    calls = []
-    real = window_pool._tile_reduce
-    monkeypatch.setattr(window_pool, "_tile_reduce",
-                        lambda *a: calls.append(a[0].shape) or real(*a))
-    return calls
+    return spy(monkeypatch, "_tile_reduce")
 
 
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
@@ -104,11 +108,7 @@ def test_tiling_windows_with_grad_keep_the_first_maximum_for_backward(rng, tile_
 # ---- with autograd: columns, then rows, keeping the winners ----
 @pytest.fixture
 def argmax_calls(monkeypatch):
-    calls = []
-    real = window_pool._tile_argmax
-    monkeypatch.setattr(window_pool, "_tile_argmax",
-                        lambda *a: calls.append(a[0].shape) or real(*a))
-    return calls
+    return spy(monkeypatch, "_tile_argmax")
 
 
 def torch_pool_and_grad(x, gy, mode, k):

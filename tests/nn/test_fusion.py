@@ -175,11 +175,16 @@ def test_conv_then_activation_clips_in_the_kernel_with_the_same_results(act, gra
     assert conv_calls[0] is not None and conv_calls[1] is None
     np.testing.assert_allclose(y1.data, y2.data, rtol=1e-6, atol=1e-6)
     if grad:
-        gy = np.random.default_rng(3).standard_normal(y1.shape).astype(np.float32)
-        y1.backward(gy)
-        y2.backward(gy)
-        for p, q in zip(fused.parameters(), plain.parameters()):
-            np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-5, atol=1e-6)
+        assert_same_gradients(fused, plain, y1, y2, rtol=1e-5)
+
+
+def assert_same_gradients(fused, plain, y1, y2, rtol):
+    """Backpropagate one random gradient through both outputs; the parameters' gradients agree."""
+    gy = np.random.default_rng(3).standard_normal(y1.shape).astype(np.float32)
+    y1.backward(gy)
+    y2.backward(gy)
+    for p, q in zip(fused.parameters(), plain.parameters()):
+        np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=rtol, atol=1e-6)
 
 
 @pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6])
@@ -208,11 +213,7 @@ def test_conv_activation_max_pool_pools_first_with_the_same_results(act, pool, g
     assert seen[0] == y1.shape and seen[1] != y2.shape  # fused: the activation ran after the pool
     np.testing.assert_array_equal(y1.data, y2.data)
     if grad:
-        gy = np.random.default_rng(3).standard_normal(y1.shape).astype(np.float32)
-        y1.backward(gy)
-        y2.backward(gy)
-        for p, q in zip(fused.parameters(), plain.parameters()):
-            np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-6, atol=1e-6)
+        assert_same_gradients(fused, plain, y1, y2, rtol=1e-6)
 
 
 def test_conv_activation_max_pool_error_lists_the_unpooled_shapes():
