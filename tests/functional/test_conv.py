@@ -390,6 +390,7 @@ def test_conv2d_batch_blocks_give_same_result(rng, monkeypatch, block_bytes):
     for kw in (dict(padding=1, groups=2), dict(stride=2, groups=2), dict(groups=2)):
         y, gy, *grads = run(F.conv2d, x, w, b, **kw)
         monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(_im2col, "WEIGHT_BLOCKS", 0)
         y2, _, *grads2 = run(F.conv2d, x, w, b, **kw)
         monkeypatch.undo()
         for a, e in zip((y2, *grads2), (y, *grads)):
@@ -397,6 +398,7 @@ def test_conv2d_batch_blocks_give_same_result(rng, monkeypatch, block_bytes):
     xd, wd = randn(rng, 5, 3, 6, 6), randn(rng, 3, 1, 3, 3)
     y, gy, *grads = run(F.conv2d, xd, wd, None, groups=3, padding=1)
     monkeypatch.setattr(_im2col, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(_im2col, "WEIGHT_BLOCKS", 0)
     y2, _, *grads2 = run(F.conv2d, xd, wd, None, groups=3, padding=1)
     for a, e in zip((y2, *grads2[:2]), (y, *grads[:2])):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
@@ -570,6 +572,7 @@ def test_conv2d_row_blocks_equal_whole_sample_blocks(rng, monkeypatch, block_byt
     geom = _im2col.Geometry((2, 1), (1, 0, 1, 1), (1, 1), 2)
     x, w, b = randn(rng, 3, 4, 7, 6), randn(rng, 6, 2, 3, 3), randn(rng, 6)
     out = []
+    monkeypatch.setattr(_im2col, "WEIGHT_BLOCKS", 0)
     for size in (float("inf"), block_bytes):
         monkeypatch.setattr(_im2col, "BLOCK_BYTES", size)
         xt, wt, bt = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -608,3 +611,21 @@ def test_bias_gradient_sums_every_layout_over_batch_and_pixels(rng, layout, shap
     got = _bias_grad(g)
     assert got.shape == (shape[1],) and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_blocks_grow_to_a_multiple_of_the_weight_with_the_same_result(rng, monkeypatch):
+    """Deep layers: a block's im2col matrix is at least WEIGHT_BLOCKS times the weight."""
+    monkeypatch.setattr(_im2col, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(_im2col, "WEIGHT_BLOCKS", 2)
+    assert _im2col.block_len(100, 400) == 2 and _im2col.block_len(100, 400, 2000) == 10
+    x, w, b = randn(rng, 7, 8, 5, 5), randn(rng, 16, 8, 3, 3), randn(rng, 16)
+    got = []
+    for blocks in (0, 2):  # one output row per block; then whole samples (2 * 9216 bytes)
+        monkeypatch.setattr(_im2col, "WEIGHT_BLOCKS", blocks)
+        xt, wt, bt = (striate.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = apply(Conv2dFunction, xt, wt, bt, geometry=_im2col.Geometry((1, 1), (1, 1, 1, 1),
+                                                                          (1, 1), 1), algo="im2col")
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        got.append((y.data, xt.grad.data, wt.grad.data))
+    for a, e in zip(*got):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
