@@ -165,8 +165,10 @@ class _Worker:
     """A daemon thread that runs one range at a time, woken by a lock.
 
     Two bare locks rather than a ``ThreadPoolExecutor``: a round trip through the executor's
-    queue and futures measured 170 us on the project's VM, a lock hand-off 16 us, and striate
-    parallelises ops that take a millisecond.
+    queue and futures measured 170 us on the project's EPYC VM, a lock hand-off 16 us, and
+    striate parallelises ops that take a millisecond. On the later Xeon VM (2026-12), whose idle
+    vCPUs take longer to wake, a split that does nothing costs 82 us; raising MIN_ELEMENTS or
+    MIN_MACS 4x or 16x made LeNet-5 training no faster there.
     """
 
     def __init__(self, k: int):
