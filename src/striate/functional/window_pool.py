@@ -64,20 +64,21 @@ class MaxPool2d(Function):
             return _nchw(y, last)
         last = _channels_last(x)
         # strided windows over strided memory are slow: a few channels are copied to NCHW
-        a, offsets = _work(x if last else xp.ascontiguousarray(x), last), _offsets(g, last)
+        a = _work(x if last else xp.ascontiguousarray(x), last)
         N, C, OH, OW = g.shape[:2] + g.out
         shape = (N, OH, OW, C) if last else (N, C, OH, OW)
-        y = xp.empty(shape, dtype=x.dtype)
-        # a channels-last input pooled in an NCHW copy (few channels) still gets its output and
-        # gradient channels-last: the next layers read them without a layout change
-        self.g, self.last, self.keep = g, last, not last and _tiles_last(x)
+        self.g, self.last = g, last
         if g.fast and x.size:  # windows tile x: columns, then rows, keeping the winners
-            if self.keep:
-                y = xp.empty((N, OH, OW, C), x.dtype).transpose(0, 3, 1, 2)
+            # a channels-last input pooled in an NCHW copy (few channels) still gets its output
+            # and gradient channels-last: the next layers read them without a layout change
+            self.keep = not last and _tiles_last(x)
+            y = (xp.empty((N, OH, OW, C), x.dtype).transpose(0, 3, 1, 2) if self.keep
+                 else xp.empty(shape, x.dtype))
             self.idx = cidx, ridx = _tile_index(g, last)
             over_batch(lambda lo, hi: _tile_argmax(a[lo:hi], g, last, self.wins, self.pick,
                                                    y[lo:hi], cidx[lo:hi], ridx[lo:hi]), a)
             return _nchw(y, last)
+        offsets, y = _offsets(g, last), xp.empty(shape, dtype=x.dtype)
         # NOTE: ties: the gradient goes to the first extremum in row-major window order (PyTorch)
         idx = xp.zeros(shape, dtype=_index_dtype(g.k[0] * g.k[1])) if track else None
 
