@@ -1,0 +1,62 @@
+"""The depthwise kernels' bands (functional/_depthwise.py): any cut of the output rows into bands
+gives the loop reference's result and PyTorch's gradients, including bands whose windows read
+only padding and bands that no tap covers whole; the stride-1 input gradient runs the banded
+forward kernel on gy (padding wider than the kernel makes its own padding negative)."""
+import numpy as np
+import pytest
+
+import striate.functional as F
+from striate import threads
+from striate.functional import _depthwise
+from tests.functional.test_conv import assert_matches_torch
+from tests.reference import conv2d_ref
+
+# (x shape, weight shape, kwargs); every case is depthwise (groups == input channels)
+CASES = [
+    ((2, 4, 6, 5), (4, 1, 3, 3), dict(padding=1)),
+    ((2, 3, 9, 8), (3, 1, 3, 3), dict(stride=2, padding=1)),  # strided taps
+    ((1, 2, 11, 10), (6, 1, 3, 2), dict(stride=(3, 2), padding=(1, 2), dilation=(2, 3))),  # M=3
+    ((2, 3, 5, 5), (3, 1, 5, 5), dict(stride=2, padding=2)),  # ragged edge
+    ((1, 2, 2, 3), (2, 1, 3, 3), dict(padding=3)),  # outer rows and columns read only padding
+    ((2, 3, 4, 4), (3, 1, 1, 1), dict(padding=(1, 0))),  # 1x1: top and bottom rows are padding
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", CASES)
+@pytest.mark.parametrize("band_bytes", [1, 100, 1 << 30])  # one row per band; a few; whole
+def test_depthwise_forward_in_bands_equals_the_loop_reference(rng, monkeypatch, xs, ws, kw,
+                                                              band_bytes):
+    monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    y = F.conv2d(x, w, b, groups=xs[1], **kw)
+    np.testing.assert_allclose(y.data, conv2d_ref(x, w, b, groups=xs[1], **kw),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs,ws,kw", CASES)
+@pytest.mark.parametrize("band_bytes", [1, 1 << 30])
+def test_depthwise_gradients_in_bands_match_torch(rng, monkeypatch, xs, ws, kw, band_bytes):
+    monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    assert_matches_torch(F.conv2d, x, w, b, groups=xs[1], **kw)
+
+
+@pytest.mark.parametrize("band_bytes", [1, 1 << 30])
+def test_depthwise_forward_bands_split_over_threads_equal_one_thread(rng, monkeypatch,
+                                                                    band_bytes):
+    """Work items are (sample, band) pairs: three threads, and no minimum work per thread."""
+    monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
+    monkeypatch.setattr(_depthwise, "PARALLEL_ELEMENTS", 0)
+    x, w = rng.standard_normal((3, 5, 7, 6)), rng.standard_normal((5, 1, 3, 3))
+    before = threads.get_num_threads()
+    try:
+        out = []
+        for n in (1, 3):
+            threads.set_num_threads(n)
+            out.append(F.conv2d(x, w, stride=(2, 1), padding=1, groups=5,
+                                activation="relu").data)
+    finally:
+        threads.set_num_threads(before)
+    np.testing.assert_array_equal(out[1], out[0])
+    np.testing.assert_allclose(out[0], np.maximum(conv2d_ref(x, w, stride=(2, 1), padding=1,
+                                                             groups=5), 0), rtol=1e-12)
