@@ -139,3 +139,36 @@ def test_channel_stats_are_exact_even_where_a_strided_subsample_is_biased():
     x = images.astype(np.float64) / 255
     np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)), atol=5e-5)
     np.testing.assert_allclose(std, x.std(axis=(0, 2, 3)), atol=5e-5)
+
+
+def test_train_lenet5_on_cifar10_sized_images_and_evaluate_the_checkpoint(tmp_path, capsys):
+    """32x32 RGB images: LeNet-5 is built for their size (no padding, 16x5x5 features) and the
+    checkpoint records it, so evaluate rebuilds the same network from the file alone."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
+    folder.mkdir(parents=True)
+
+    def records(n):  # CIFAR-10's binary format: a label byte, then 3072 pixel bytes
+        rows = np.concatenate([rng.integers(0, 10, (n, 1)), rng.integers(0, 256, (n, 3072))], 1)
+        return rows.astype(np.uint8).tobytes()
+
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}.bin").write_bytes(records(4))
+    (folder / "test_batch.bin").write_bytes(records(6))
+    out = tmp_path / "run"
+    assert main(["train", "lenet5", "--data", "cifar10", "--data-dir", str(tmp_path),
+                 "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    model, meta = striate.checkpoint.load_model(str(out / "last.ckpt"))
+    assert meta["model_kwargs"] == {"in_channels": 3, "num_classes": 10, "input_size": 32}
+    assert model.input_shape == (3, 32, 32) and model.features[0].padding == (0, 0)
+    assert main(["evaluate", str(out / "last.ckpt"), "--data-dir", str(tmp_path)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_model_that_cannot_take_the_images_exits_1_with_one_line(capsys):
+    """DeepID needs larger patches than MNIST's 28x28: a clear error, not a traceback."""
+    assert main(["train", "deepid", "--data", "sample", "--epochs", "1", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "deepid cannot be built for sample's 1x28x28 images" in err and "at least 6x6" in err
+    assert "Traceback" not in err

@@ -11,7 +11,7 @@ import sys
 
 from . import backend, data, models, onnx, optim, viz
 from .data import DataLoader
-from .checkpoint import UserError, build_model, load_model
+from .checkpoint import UserError, build_model, load_model, model_kwargs
 from .summary import summary
 from .train import NonFiniteLossError, evaluate, fit, predict
 from .quantum import cli as qcnn_cli
@@ -62,8 +62,13 @@ def cmd_train(args) -> int:
     args.data = _default_data(args)
     backend.manual_seed(args.seed)
     train_set, test_set = _datasets(args)
-    c = train_set.images.shape[1]
-    model = build_model(args.model, in_channels=c, num_classes=len(train_set.classes))
+    c, *hw = train_set.images.shape[1:]
+    kwargs = model_kwargs(args.model, c, len(train_set.classes), tuple(hw))
+    try:
+        model = models.get(args.model, **kwargs)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"{args.model} cannot be built for {args.data}'s {c}x{hw[0]}x{hw[1]} "
+                        f"images: {e}") from None
     params = model.parameters()
     if args.optimizer == "sgd":
         opt = optim.SGD(params, lr=args.lr, momentum=0.9, weight_decay=args.weight_decay, nesterov=True)
@@ -78,7 +83,7 @@ def cmd_train(args) -> int:
     os.makedirs(args.out, exist_ok=True)
     meta = {
         "model": args.model,
-        "model_kwargs": {"in_channels": c, "num_classes": len(train_set.classes)},
+        "model_kwargs": kwargs,
         "data": args.data,
         "mean": mean,
         "std": std,

@@ -88,6 +88,15 @@ def test_deepid_state_dict_round_trip(rng, round_trip):
     round_trip(lambda: models.deepid(num_classes=20), patches(rng, 2))
 
 
-def test_deepid_too_small_input_is_value_error():
-    with pytest.raises(ValueError, match="DeepID: input_size"):
-        DeepID(input_size=(20, 20))
+@pytest.mark.parametrize("size", [(20, 20), (28, 28), (39, 29)])
+def test_deepid_too_small_input_is_value_error(size):
+    """28x28 leaves a 5x5 second pooling: conv3 fits but conv4's 2x2 kernel would not."""
+    with pytest.raises(ValueError, match=r"DeepID: input_size .* at least 6x6"):
+        DeepID(input_size=size)
+
+
+def test_deepid_smallest_inputs_that_fit_run(rng):
+    for size in ((32, 32), (39, 31)):  # second pooling 6x6 and the paper's 8x6
+        model = DeepID(num_classes=5, input_size=size)
+        x = rng.standard_normal((2, 3, *size)).astype(np.float32)
+        assert model(striate.tensor(x)).shape == (2, 5)

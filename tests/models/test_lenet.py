@@ -196,3 +196,37 @@ def test_lenet5_bad_variant_or_output_raises():
         models.lenet5(output="rbf")
     with pytest.raises(ValueError, match="output must be"):
         models.lenet5(variant="lecun1998", output="softmax")
+
+
+# ---- input sizes: the 32x32 field ----
+@pytest.mark.parametrize("variant", ["modern", "lecun1998"])
+def test_lenet5_on_32x32_equals_28x28_padded_by_two_with_the_same_weights(rng, variant):
+    """A 28x28 image is zero-padded by 2 to the 32x32 field; a 32x32 image is not padded."""
+    m28 = models.lenet5(in_channels=3, variant=variant)
+    m32 = models.lenet5(in_channels=3, variant=variant, input_size=32)
+    m32.load_state_dict(m28.state_dict())
+    assert m28.input_shape == (3, 28, 28) and m32.input_shape == (3, 32, 32)
+    x = rng.standard_normal((2, 3, 28, 28)).astype(np.float32)
+    padded = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    np.testing.assert_allclose(m32(striate.tensor(padded)).data, m28(striate.tensor(x)).data,
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("size,features", [(64, 16 * 13 * 13), ((28, 40), 16 * 5 * 7), (14, 16)])
+def test_lenet5_modern_other_sizes_size_the_first_fc_layer(rng, size, features):
+    model = models.lenet5(input_size=size)
+    h, w = (size, size) if isinstance(size, int) else size
+    assert model.classifier[1].weight.shape == (120, features)
+    x = rng.standard_normal((2, 1, h, w)).astype(np.float32)
+    assert model(striate.tensor(x)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(input_size=13), ValueError, r"input_size \(13, 13\) is too small"),
+    (dict(input_size=(28, 28, 1)), TypeError, "input_size must be an int or"),
+    (dict(input_size=28.0), TypeError, "input_size must be an int or"),
+    (dict(variant="lecun1998", input_size=30), ValueError, "28x28 .* or 32x32 images"),
+])
+def test_lenet5_bad_input_size_raises(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        models.lenet5(**kwargs)

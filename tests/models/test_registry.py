@@ -48,7 +48,8 @@ def test_get_passes_kwargs_and_records_config_with_defaults():
     model = models.get("lenet5", num_classes=7)
     assert model.config == {
         "name": "lenet5",
-        "kwargs": {"num_classes": 7, "in_channels": 1, "variant": "modern", "output": None},
+        "kwargs": {"num_classes": 7, "in_channels": 1, "variant": "modern", "output": None,
+                   "input_size": 28},
     }
     assert model.classifier[-1].weight.shape == (7, 84)
 

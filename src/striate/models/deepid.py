@@ -50,9 +50,9 @@ class DeepID(nn.Module):
         self.pool = nn.MaxPool2d(2)
         h, w = _conv_out(h, 4) // 2, _conv_out(w, 4) // 2  # 18x14
         h, w = _conv_out(h, 3) // 2, _conv_out(w, 3) // 2  # 8x6
-        if min(h, w) < 5:
-            raise ValueError(f"DeepID: input_size {input_size} is too small; conv3 needs the "
-                             f"second pooling layer to be at least 5x5, got {h}x{w}")
+        if min(h, w) < 6:  # conv3 (3x3) then a 2x2 pool must leave conv4's 2x2 kernel room
+            raise ValueError(f"DeepID: input_size {input_size} is too small; conv3 and conv4 need "
+                             f"the second pooling layer to be at least 6x6, got {h}x{w}")
         self.conv3 = nn.LocallyConnected2d(40, 60, (h, w), 3, region=2)
         h, w = _conv_out(h, 3) // 2, _conv_out(w, 3) // 2  # 3x2
         self.conv4 = nn.LocallyConnected2d(60, 80, (h, w), 2)

@@ -235,23 +235,46 @@ class RBFOutput(nn.Module):
         return f"in_features={self.in_features}, num_classes={self.num_classes}"
 
 
+def _field_padding(input_size, variant: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((H, W), (pad_h, pad_w)): C1 zero-pads by 2 an image side smaller than the paper's 32x32
+    input field (a 28x28 digit then fills it, as LeCun et al. padded MNIST) and does not pad
+    from 32 up (CIFAR-10's 32x32 images: the same 61,706 parameters)."""
+    size = (input_size,) * 2 if isinstance(input_size, int) else input_size
+    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in size):
+        raise TypeError(f"lenet5: input_size must be an int or (H, W), got {input_size!r}")
+    size = tuple(size)
+    pad = tuple(2 if n < 32 else 0 for n in size)
+    if variant == "lecun1998" and any(n not in (28, 32) for n in size):
+        raise ValueError(f"lenet5: variant='lecun1998' needs its 32x32 input field: 28x28 "
+                         f"(padded by 2) or 32x32 images, got {size}")
+    if any(n < 14 for n in size):
+        raise ValueError(f"lenet5: input_size {size} is too small; two 5x5 convolutions and two "
+                         "2x2 poolings need at least 14x14")
+    return size, pad
+
+
 class LeNet5(nn.Module):
-    """The modern LeNet-5: ReLU and max pooling, 61,706 parameters for 28x28 digits.
+    """The modern LeNet-5: ReLU and max pooling, 61,706 parameters on its 32x32 input field.
 
-    conv 6@5x5 (padding 2) - ReLU - maxpool 2 - conv 16@5x5 - ReLU - maxpool 2 -
-    FC 120 - ReLU - FC 84 - ReLU - FC ``num_classes``.
+    conv 6@5x5 - ReLU - maxpool 2 - conv 16@5x5 - ReLU - maxpool 2 -
+    FC 120 - ReLU - FC 84 - ReLU - FC ``num_classes``. The first convolution zero-pads by 2 an
+    image smaller than 32x32 (a 28x28 digit then fills that field); larger images give a larger
+    feature map and first FC layer.
 
-    Shape: (N, in_channels, 28, 28) -> (N, num_classes).
+    Shape: (N, in_channels, H, W) -> (N, num_classes), (H, W) = ``input_size`` (28x28 default).
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size=28):
         super().__init__()
+        (H, W), pad = _field_padding(input_size, "modern")
+        self.input_shape = (in_channels, H, W)  # for summary and the CLI
+        h, w = (((n + 2 * p - 4) // 2 - 4) // 2 for n, p in zip((H, W), pad))
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+            nn.Flatten(), nn.Linear(16 * h * w, 120), nn.ReLU(),
             nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, num_classes),
         )
 
@@ -265,20 +288,24 @@ class LeNet5LeCun1998(nn.Module):
     C1 6@5x5 - S2 sub-sampling - C3 16@5x5 (Table I) - S4 - C5 120@5x5 - F6 84 - output, with
     ``1.7159 tanh(2a/3)`` after C1, S2, C3, S4, C5 and F6, and the paper's initialisation.
     C1 pads by 2, so a 28x28 MNIST digit becomes the paper's 32x32 input field (the paper pads
-    the digits with background before C1; here the padding is zeros).
+    the digits with background before C1; here the padding is zeros); a 32x32 input is not
+    padded.
 
     Trainable parameters: C1 156, S2 12, C3 1,516, S4 32, C5 48,120, F6 10,164 = 60,000 with
     the fixed RBF output; ``output="linear"`` replaces it by ``Linear(84, num_classes)``
     (850 more for 10 classes: 60,850).
 
-    Shape: (N, in_channels, 28, 28) -> (N, num_classes).
+    Shape: (N, in_channels, H, W) -> (N, num_classes), (H, W) = ``input_size`` (28x28 default).
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, output: str = "rbf"):
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, output: str = "rbf",
+                 input_size=28):
         super().__init__()
         if output not in ("rbf", "linear"):
             raise ValueError(f"lenet5: output must be 'rbf' or 'linear', got {output!r}")
-        self.c1 = nn.Conv2d(in_channels, 6, 5, padding=2)
+        (H, W), pad = _field_padding(input_size, "lecun1998")
+        self.input_shape = (in_channels, H, W)  # for summary and the CLI
+        self.c1 = nn.Conv2d(in_channels, 6, 5, padding=pad)
         self.s2 = Subsampling2d(6)
         self.c3 = ConnectionTableConv2d(6, C3_TABLE, 5)
         self.s4 = Subsampling2d(16)
@@ -303,8 +330,8 @@ class LeNet5LeCun1998(nn.Module):
 
 @register(input_shape=(1, 28, 28))
 def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern",
-           output: str | None = None) -> nn.Module:
-    """LeNet-5 for 28x28 single-channel digits.
+           output: str | None = None, input_size=28) -> nn.Module:
+    """LeNet-5 for 28x28 single-channel digits (or any image size, such as CIFAR-10's 32x32).
 
     Args:
         num_classes (int, default 10): number of output classes.
@@ -313,8 +340,13 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern",
             or ``"lecun1998"`` (the paper's network, 60,000 trainable parameters).
         output (str, optional): ``"lecun1998"`` only: ``"rbf"`` (default; fixed Euclidean RBF
             units, the output is minus the squared distance) or ``"linear"`` (60,850 parameters).
+        input_size (int or (int, int), default 28): the image's (H, W). Below 32 the first
+            convolution zero-pads by 2 (28x28 then fills the paper's 32x32 field); from 32 up
+            it does not, so 28x28 and 32x32 (CIFAR-10) have the same 61,706 parameters.
+            ``"lecun1998"`` takes 28 or 32; ``"modern"`` any size from 14x14, larger ones with
+            a larger first FC layer.
 
-    Shape: (N, in_channels, 28, 28) -> (N, num_classes).
+    Shape: (N, in_channels, H, W) -> (N, num_classes).
 
     >>> model = lenet5(); model(striate.tensor(np.zeros((2, 1, 28, 28), np.float32))).shape
     (2, 10)
@@ -323,8 +355,8 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern",
         if output not in (None, "linear"):
             raise ValueError(f"lenet5: output={output!r} needs variant='lecun1998'; "
                              "the modern variant ends in a linear layer")
-        return LeNet5(num_classes, in_channels)
+        return LeNet5(num_classes, in_channels, input_size)
     if variant == "lecun1998":
-        return LeNet5LeCun1998(num_classes, in_channels, output or "rbf")
+        return LeNet5LeCun1998(num_classes, in_channels, output or "rbf", input_size)
     raise ValueError(f"lenet5: variant must be 'modern' or 'lecun1998', got {variant!r}")
 
