@@ -1,4 +1,4 @@
-"""The ``Function`` base class and grad mode.
+"""The ``Function`` base class, the graph walk behind ``Tensor.backward``, and grad mode.
 
 A Function works on plain arrays: ``forward(*arrays, **hyper) -> array`` and
 ``backward(gy) -> tuple`` with one gradient per input (``None`` where ``needs_input_grad`` is
@@ -35,6 +35,47 @@ class Function:
         """Drop saved arrays and parents once backward has used them (frees the graph)."""
         self.saved_tensors = ()
         self.parents = ()
+
+
+# ---- the graph walk of Tensor.backward (duck-typed: this module sits below tensor.py) ----
+# Stands in for the Function of a tensor whose graph backward has freed, so that a second
+# backward through it fails loudly instead of treating the tensor as a leaf.
+FREED = Function()
+
+
+def graph_owner(t):
+    """The tensor that graph node ``t`` stands for, if ``t`` is a node and it is alive."""
+    ref = t.__dict__.get("_owner")
+    return None if ref is None else ref()
+
+
+def mark_freed(t) -> None:
+    """Mark ``t``, and its node or the tensor it stands for, as backpropagated through."""
+    t._ctx = FREED
+    other = t.__dict__.get("_node")
+    if other is None:
+        other = graph_owner(t)
+    if other is not None:
+        other._ctx = FREED
+
+
+def topological_order(root) -> list:
+    """Tensors reachable from ``root``, each after every tensor that consumes it (iterative DFS)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t._ctx is not None:
+            for p in t._ctx.parents:
+                if p is not None and p.requires_grad and id(p) not in seen:
+                    stack.append((p, False))
+    return order[::-1]
 
 
 # Grad mode is per thread, as in PyTorch, so a background data-loader thread cannot flip it.

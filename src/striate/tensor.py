@@ -1,12 +1,12 @@
 """``Tensor``: an ndarray with a gradient and a link to the Function that made it."""
 from __future__ import annotations
 
-import math
 import numbers
 import weakref
 
 from . import ops
-from .autograd import Function, is_grad_enabled
+from .ops.movement import check_reshape
+from .autograd import FREED, Function, graph_owner, is_grad_enabled, mark_freed, topological_order
 from .backend import default_dtype, xp
 
 
@@ -131,14 +131,14 @@ class Tensor:
         owned: set[int] = set()
         # consumers first; popping drops each tensor (and, once its consumers have released
         # their saved arrays, its activation) as soon as its own backward has run
-        order = _topological_order(self)
+        order = topological_order(self)
         order.reverse()
         while order:
             t = order.pop()
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if t._ctx is _FREED:
+            if t._ctx is FREED:
                 raise RuntimeError(
                     "backward: trying to backward through the graph a second time; backward "
                     "frees the graph, so run the forward pass again (or add the losses and call "
@@ -146,7 +146,7 @@ class Tensor:
                 )
             if t._ctx is None or t._retains_grad:
                 t._accumulate(g, id(t) in owned and t._ctx is None)
-            owner = _owner(t)
+            owner = graph_owner(t)
             if owner is not None and owner._retains_grad:
                 owner._accumulate(g)
             owned.discard(id(t))
@@ -174,7 +174,7 @@ class Tensor:
                     grads[key] = prev + gp
                     owned.add(key)
             ctx.release()
-            _mark_freed(t)
+            mark_freed(t)
             del ctx, in_grads, g, owner
 
     def _accumulate(self, g, owned: bool = False) -> None:
@@ -287,7 +287,7 @@ class Tensor:
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         try:
-            shape = _check_reshape(self.shape, shape)
+            shape = check_reshape(self.shape, shape)
         except (TypeError, ValueError) as e:
             raise type(e)(f"reshape: cannot reshape {self.shape} into {tuple(shape)}: {e}") from None
         return apply(ops.Reshape, self, shape=shape)
@@ -326,11 +326,6 @@ class Tensor:
             raise IndexError(f"getitem: index {index!r} is invalid for shape {self.shape}: {e}") from None
 
 
-# Stands in for the Function of a tensor whose graph backward has freed, so that a second
-# backward through it fails loudly instead of treating the tensor as a leaf.
-_FREED = Function()
-
-
 def _graph_node(t: Tensor) -> Tensor:
     """The stand-in for non-leaf ``t`` in its consumers' ``parents``.
 
@@ -347,58 +342,6 @@ def _graph_node(t: Tensor) -> Tensor:
         node._ctx, node._owner = t._ctx, weakref.ref(t)
         t._node = node
     return node
-
-
-def _owner(t: Tensor) -> Tensor | None:
-    """The tensor that graph node ``t`` stands for, if ``t`` is a node and it is alive."""
-    ref = t.__dict__.get("_owner")
-    return None if ref is None else ref()
-
-
-def _mark_freed(t: Tensor) -> None:
-    """Mark ``t``, and its node or the tensor it stands for, as backpropagated through."""
-    t._ctx = _FREED
-    other = t.__dict__.get("_node")
-    if other is None:
-        other = _owner(t)
-    if other is not None:
-        other._ctx = _FREED
-
-
-def _check_reshape(src, dst) -> tuple[int, ...]:
-    """``dst`` as a tuple of ints if ``src``'s elements fit it exactly (one -1 allowed)."""
-    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dst):
-        raise TypeError("dimensions must be ints")
-    dst = tuple(int(d) for d in dst)
-    if any(d < -1 for d in dst):
-        raise ValueError("dimensions must be non-negative (or -1 for one inferred dimension)")
-    if any(d > xp.iinfo(xp.intp).max for d in dst):  # even with no elements (a 0 elsewhere)
-        raise ValueError(f"a dimension is larger than {xp.iinfo(xp.intp).max}")
-    if dst.count(-1) > 1:
-        raise ValueError("only one dimension can be -1")
-    n, known = math.prod(src), math.prod(d for d in dst if d != -1)  # exact, never overflows
-    if (-1 in dst and (known == 0 or n % known)) or (-1 not in dst and known != n):
-        raise ValueError(f"{n} elements do not fit")
-    return dst
-
-
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root``, each after every tensor that consumes it (iterative DFS)."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t._ctx is not None:
-            for p in t._ctx.parents:
-                if p is not None and p.requires_grad and id(p) not in seen:
-                    stack.append((p, False))
-    return order[::-1]
 
 
 def apply(fn_cls: type[Function], *inputs, **hyper) -> Tensor:

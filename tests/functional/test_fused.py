@@ -7,9 +7,11 @@ import pytest
 import striate
 import striate.functional as F
 from striate.functional import _pointwise
-from striate.functional.conv import Conv2dFunction, _conv_args
+from striate.functional._conv_args import conv_args
+from striate.functional.conv import Conv2dFunction
 from striate.tensor import apply
-from tests.functional.test_conv import chosen_kind, randn
+from tests.functional.test_conv import randn
+from tests.functional.test_conv_kernels import chosen_kind
 
 torch = pytest.importorskip("torch")
 tF = torch.nn.functional
@@ -43,7 +45,7 @@ def torch_conv_bn(x, w, b, stats, eps, act, **kw):
 
 
 def kind_of(xs, ws, kw):
-    _, _, _, g = _conv_args("t", np.zeros(xs), np.zeros(ws), None, kw.get("stride", 1),
+    _, _, _, g = conv_args("t", np.zeros(xs), np.zeros(ws), None, kw.get("stride", 1),
                             kw.get("padding", 0), 1, kw.get("groups", 1), 2)
     return chosen_kind(xs, ws, g) if xs[0] else "empty"
 
@@ -123,7 +125,7 @@ def test_pointwise_epilogue_blocks_split_rows_and_samples_exactly(monkeypatch):
     for memory in (x, np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)):
         xs = striate.tensor(memory)
         y = apply(Conv2dFunction, xs, striate.tensor(w), striate.tensor(b),
-                  geometry=_conv_args("t", xs, w, b, 1, 0, 1, 1, 2)[3], clamp=(0.0, 6.0))
+                  geometry=conv_args("t", xs, w, b, 1, 0, 1, 1, 2)[3], clamp=(0.0, 6.0))
         np.testing.assert_allclose(y.data, expect, rtol=1e-12, atol=1e-12)
 
 

@@ -1,8 +1,10 @@
-"""Pooling: loop references, finite differences, torch parity, fast path, seeds, errors."""
+"""Pooling: loop references, finite differences, torch parity, fast path, seeds, errors.
+Stochastic pooling and channels-last memory have their own files (test_stochastic_pool.py,
+test_pool_channels_last.py)."""
 import numpy as np
 import pytest
 from reference_pooling import (
-    adaptive_pool2d, pool2d, pool2d_same, shuffled_linspace, stochastic_expectation,
+    adaptive_pool2d, pool2d, pool2d_same, shuffled_linspace,
 )
 
 import striate
@@ -268,87 +270,6 @@ def test_min_pool2d_equals_negated_max_of_negated_input():
         np.testing.assert_array_equal(a.grad.data, b.grad.data)
 
 
-# ---- stochastic pooling ----
-def test_stochastic_pool2d_training_picks_a_member_of_each_window():
-    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
-    striate.manual_seed(1)
-    y = F.stochastic_pool2d(x, 2).data
-    windows = x.reshape(2, 3, 3, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 3, 3, 4)
-    positive = (windows > 0).any(-1)
-    member = (windows == y[..., None]).any(-1)
-    np.testing.assert_array_equal(member | ~positive, True)  # each output is one of its window
-    np.testing.assert_array_equal(y[~positive], 0.0)  # no positive activation: 0
-    assert (y[positive] > 0).all()  # negatives and zeros have probability 0
-
-
-def test_stochastic_pool2d_frequencies_match_probabilities():
-    # one window [1, 2, 3, 4] repeated: picks must follow p = a / 10
-    x = np.tile(np.array([[1.0, 2.0], [3.0, 0.0]]), (20000, 1, 1, 1))
-    x[:, 0, 1, 1] = 4.0
-    striate.manual_seed(0)
-    y = F.stochastic_pool2d(x, 2).data.ravel()
-    counts = np.array([(y == v).sum() for v in (1.0, 2.0, 3.0, 4.0)])
-    assert counts.sum() == 20000
-    expected = 20000 * np.array([0.1, 0.2, 0.3, 0.4])
-    chi2 = ((counts - expected) ** 2 / expected).sum()
-    assert chi2 < 16.3, (counts, chi2)  # 3 degrees of freedom, p = 0.001
-
-
-def test_stochastic_pool2d_negative_entries_are_never_picked_and_zero_windows_give_zero():
-    x = np.array([[[[-5.0, 0.0], [2.0, -1.0]]], [[[-1.0, 0.0], [-3.0, 0.0]]]])
-    striate.manual_seed(0)
-    for _ in range(20):
-        np.testing.assert_array_equal(F.stochastic_pool2d(x, 2).data.ravel(), [2.0, 0.0])
-
-
-def test_stochastic_pool2d_test_mode_is_the_probability_weighted_average():
-    x = np.array([[[[1.0, 2.0, -3.0, 0.0], [3.0, 4.0, 2.0, 2.0]]]])
-    y = F.stochastic_pool2d(x, 2, training=False).data
-    # (1 + 4 + 9 + 16) / 10 = 3 and (0 + 0 + 4 + 4) / 4 = 2
-    np.testing.assert_allclose(y, [[[[3.0, 2.0]]]], rtol=1e-12)
-    x = _input((2, 3, 7, 6)) + 0.3
-    for k, s in ((2, None), (3, 2), ((2, 3), (1, 2))):
-        y = F.stochastic_pool2d(x, k, s, training=False).data
-        np.testing.assert_allclose(y, stochastic_expectation(x, k, s), rtol=1e-12)
-
-
-def test_stochastic_pool2d_training_gradient_reaches_the_picked_element_only():
-    x = np.random.default_rng(0).random((1, 2, 4, 4)) + 0.1
-    xs = striate.tensor(x, requires_grad=True)
-    striate.manual_seed(5)
-    y = F.stochastic_pool2d(xs, 2)
-    gy = np.arange(1.0, 9.0).reshape(y.shape)
-    y.backward(gy)
-    g = xs.grad.data.reshape(1, 2, 2, 2, 2, 2)
-    picked = x.reshape(1, 2, 2, 2, 2, 2) == y.data[:, :, :, None, :, None]
-    np.testing.assert_array_equal(picked.sum(axis=(3, 5)), 1)
-    np.testing.assert_array_equal(g, np.where(picked, gy[:, :, :, None, :, None], 0.0))
-
-
-@pytest.mark.parametrize("shape,k,s", [
-    ((1, 2, 6, 7), 2, None), ((1, 2, 6, 6), 2, None), ((1, 2, 6, 7), 3, 2), ((1, 2, 6, 7), (2, 3), 1),
-])
-def test_stochastic_pool2d_gradcheck(shape, k, s):
-    x = _input(shape, 2)  # negative entries included: probability 0, no gradient
-
-    def sampled(a):
-        striate.manual_seed(11)  # the same picks at every evaluation
-        return F.stochastic_pool2d(a, k, s)
-
-    assert striate.gradcheck(sampled, [x])
-    assert striate.gradcheck(lambda a: F.stochastic_pool2d(a, k, s, training=False), [x])
-
-
-def test_stochastic_pool2d_is_reproducible_under_manual_seed():
-    x = np.random.default_rng(0).random((4, 3, 8, 8))
-    striate.manual_seed(42)
-    a = F.stochastic_pool2d(x, 2).data
-    b = F.stochastic_pool2d(x, 2).data
-    striate.manual_seed(42)
-    np.testing.assert_array_equal(F.stochastic_pool2d(x, 2).data, a)
-    assert (a != b).any()
-
-
 # ---- dtype, no_grad ----
 @pytest.mark.parametrize("op", [
     lambda x: F.max_pool2d(x, 2), lambda x: F.max_pool2d(x, 3, 2, 1),
@@ -424,61 +345,3 @@ def test_bad_arguments_raise_clear_errors(call, exc, match):
     x = np.zeros((2, 3, 6, 6))
     with pytest.raises(exc, match=match):
         call(x)
-
-
-# ---- max/min pooling on channels-last memory (how the convolutions return their output) ----
-def _channels_last(a):
-    """``a`` with the same shape and values, its memory laid out (N, H, W, C)."""
-    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-
-
-@pytest.mark.parametrize("shape,k,s,p,ceil", CONFIGS, ids=IDS)
-@pytest.mark.parametrize("C", [16, 3])  # 16: pooled in that layout; 3: copied to NCHW first
-@pytest.mark.parametrize("mode", ["max", "min"])
-def test_max_min_pool2d_channels_last_matches_nchw_forward_and_backward(shape, k, s, p, ceil,
-                                                                        C, mode):
-    shape = (shape[0], C) + shape[2:]
-    x = _input(shape)
-    fn = F.max_pool2d if mode == "max" else F.min_pool2d
-    results = []
-    for a in (x, _channels_last(x)):
-        xs = striate.tensor(a, requires_grad=True)
-        y = fn(xs, k, s, p, ceil)
-        y.backward(np.random.default_rng(2).standard_normal(y.shape))
-        results.append((y, xs.grad.data))
-    (y, gx), (yl, gxl) = results
-    np.testing.assert_array_equal(yl.data, y.data)
-    np.testing.assert_array_equal(gxl, gx)
-    np.testing.assert_allclose(y.data, pool2d(x, mode, k, s, p, ceil), rtol=1e-12)
-    # with enough channels, or windows that tile the input, the output stays channels-last for
-    # the next convolution, and so does the input gradient for the one before
-    tiled = _pool_args("max_pool2d", shape, k, s, p, ceil).fast
-    last = C >= 16 or tiled
-    assert (np.moveaxis(yl.data, 1, -1) if last else yl.data).flags.c_contiguous
-    assert (np.moveaxis(gxl, 1, -1) if last else gxl).flags.c_contiguous
-
-
-def test_max_pool2d_channels_last_ties_and_padding_match_torch(torch):
-    x = np.random.default_rng(0).integers(0, 3, (2, 16, 9, 8)).astype(np.float64)  # many ties
-    TF = torch.nn.functional
-    for kw in (dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2),
-               dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)):
-        _torch_check(torch, lambda a: F.max_pool2d(a, **kw), lambda a: TF.max_pool2d(a, **kw),
-                     _channels_last(x))
-
-
-def test_max_pool2d_channels_last_gradcheck():
-    x = _channels_last(_input((1, 16, 5, 4)))
-    assert striate.gradcheck(lambda a: F.max_pool2d(a, 3, 2, 1), [x])
-
-
-def test_max_pool2d_stride_past_kernel_leaves_unread_inputs_without_gradient():
-    x = _input((1, 16, 8, 8))
-    xs = striate.tensor(_channels_last(x), requires_grad=True)
-    F.max_pool2d(xs, 2, 3).sum().backward()
-    unread = np.ones((8, 8), bool)
-    for i in (0, 3, 6):  # windows at 0, 3 and 6 along each axis
-        for j in (0, 3, 6):
-            unread[i:i + 2, j:j + 2] = False
-    assert np.all(xs.grad.data[:, :, unread] == 0)
-    np.testing.assert_allclose(xs.grad.data.sum(axis=(2, 3)), 9.0)  # one maximum per window

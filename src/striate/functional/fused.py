@@ -22,7 +22,8 @@ from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
 from ..threads import over_batch
 from .activation import clamp_of, relu
-from .conv import Conv2dFunction, _conv_args, conv2d
+from ._conv_args import conv_args
+from .conv import Conv2dFunction, conv2d
 from .normalization import _number, _stat_array, batch_norm
 
 __all__ = ["add_relu", "conv2d_bn", "fold_batch_norm"]
@@ -80,7 +81,7 @@ def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, runn
         return batch_norm(conv2d(x, weight, bias, stride, padding, dilation, groups),
                           running_mean, running_var, bn_weight, bn_bias, eps=eps,
                           activation=activation)
-    x, w, b, g = _conv_args(op, x, weight, bias, stride, padding, dilation, groups, 2)
+    x, w, b, g = conv_args(op, x, weight, bias, stride, padding, dilation, groups, 2)
     OC = w.shape[0]
     stats = [_stat_array(v, op, name, OC) for v, name in
              ((running_mean, "running_mean"), (running_var, "running_var"),

@@ -1,9 +1,29 @@
 """Shape and indexing primitives: reshape, transpose, getitem, concat, pad, expand."""
 from __future__ import annotations
 
+import math
+import numbers
+
 from ..autograd import Function
 from ..backend import xp
 from .broadcast import empty_in_order, memory_order, unbroadcast
+
+
+def check_reshape(src, dst) -> tuple[int, ...]:
+    """``dst`` as a tuple of ints if ``src``'s elements fit it exactly (one -1 allowed)."""
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in dst):
+        raise TypeError("dimensions must be ints")
+    dst = tuple(int(d) for d in dst)
+    if any(d < -1 for d in dst):
+        raise ValueError("dimensions must be non-negative (or -1 for one inferred dimension)")
+    if any(d > xp.iinfo(xp.intp).max for d in dst):  # even with no elements (a 0 elsewhere)
+        raise ValueError(f"a dimension is larger than {xp.iinfo(xp.intp).max}")
+    if dst.count(-1) > 1:
+        raise ValueError("only one dimension can be -1")
+    n, known = math.prod(src), math.prod(d for d in dst if d != -1)  # exact, never overflows
+    if (-1 in dst and (known == 0 or n % known)) or (-1 not in dst and known != n):
+        raise ValueError(f"{n} elements do not fit")
+    return dst
 
 
 class Reshape(Function):
