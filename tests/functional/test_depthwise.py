@@ -1,7 +1,8 @@
-"""The depthwise kernels' bands (functional/_depthwise.py): any cut of the output rows into bands
-gives the loop reference's result and PyTorch's gradients, including bands whose windows read
-only padding and bands that no tap covers whole; the stride-1 input gradient runs the banded
-forward kernel on gy (padding wider than the kernel makes its own padding negative)."""
+"""The depthwise kernels' bands (functional/_depthwise.py): any cut of the output rows into bands,
+per-tap or by einsum, gives the loop reference's result and PyTorch's gradients, including bands
+whose windows read only padding and bands that no tap covers whole; the stride-1 input gradient
+runs the banded forward kernel on gy (padding wider than the kernel makes its own padding
+negative)."""
 import numpy as np
 import pytest
 
@@ -22,11 +23,19 @@ CASES = [
 ]
 
 
+def bands(monkeypatch, band_bytes, path):
+    """Bands of ``band_bytes`` (1: one row each) on the per-tap or the einsum path."""
+    monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
+    monkeypatch.setattr(_depthwise, "EINSUM_BAND_BYTES", band_bytes)
+    monkeypatch.setattr(_depthwise, "EINSUM_MIN_CHANNELS", 1 if path == "einsum" else 1 << 30)
+
+
 @pytest.mark.parametrize("xs,ws,kw", CASES)
 @pytest.mark.parametrize("band_bytes", [1, 100, 1 << 30])  # one row per band; a few; whole
+@pytest.mark.parametrize("path", ["taps", "einsum"])
 def test_depthwise_forward_in_bands_equals_the_loop_reference(rng, monkeypatch, xs, ws, kw,
-                                                              band_bytes):
-    monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
+                                                              band_bytes, path):
+    bands(monkeypatch, band_bytes, path)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
     y = F.conv2d(x, w, b, groups=xs[1], **kw)
     np.testing.assert_allclose(y.data, conv2d_ref(x, w, b, groups=xs[1], **kw),
@@ -35,17 +44,19 @@ def test_depthwise_forward_in_bands_equals_the_loop_reference(rng, monkeypatch, 
 
 @pytest.mark.parametrize("xs,ws,kw", CASES)
 @pytest.mark.parametrize("band_bytes", [1, 1 << 30])
-def test_depthwise_gradients_in_bands_match_torch(rng, monkeypatch, xs, ws, kw, band_bytes):
-    monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
+@pytest.mark.parametrize("path", ["taps", "einsum"])
+def test_depthwise_gradients_in_bands_match_torch(rng, monkeypatch, xs, ws, kw, band_bytes, path):
+    bands(monkeypatch, band_bytes, path)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
     assert_matches_torch(F.conv2d, x, w, b, groups=xs[1], **kw)
 
 
 @pytest.mark.parametrize("band_bytes", [1, 1 << 30])
+@pytest.mark.parametrize("path", ["taps", "einsum"])
 def test_depthwise_forward_bands_split_over_threads_equal_one_thread(rng, monkeypatch,
-                                                                    band_bytes):
+                                                                    band_bytes, path):
     """Work items are (sample, band) pairs: three threads, and no minimum work per thread."""
-    monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
+    bands(monkeypatch, band_bytes, path)
     monkeypatch.setattr(_depthwise, "PARALLEL_ELEMENTS", 0)
     x, w = rng.standard_normal((3, 5, 7, 6)), rng.standard_normal((5, 1, 3, 3))
     before = threads.get_num_threads()
@@ -57,6 +68,22 @@ def test_depthwise_forward_bands_split_over_threads_equal_one_thread(rng, monkey
                                 activation="relu").data)
     finally:
         threads.set_num_threads(before)
-    np.testing.assert_array_equal(out[1], out[0])
+    np.testing.assert_array_equal(out[1], out[0])  # each band is computed the same way
     np.testing.assert_allclose(out[0], np.maximum(conv2d_ref(x, w, stride=(2, 1), padding=1,
                                                              groups=5), 0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("channels,path", [(63, "taps"), (64, "einsum")])
+def test_depthwise_forward_takes_einsum_from_64_channels(rng, monkeypatch, channels, path):
+    calls = []
+    for name in ("_tap_bands", "_einsum_bands"):
+        real = getattr(_depthwise, name)
+        monkeypatch.setattr(_depthwise, name,
+                            lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    x = rng.standard_normal((1, channels, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((channels, 1, 3, 3)).astype(np.float32)
+    y = F.conv2d(x, w, padding=1, groups=channels)
+    assert calls == [f"_{'tap' if path == 'taps' else 'einsum'}_bands"]
+    np.testing.assert_allclose(y.data, conv2d_ref(x.astype(np.float64), w.astype(np.float64),
+                                                  padding=1, groups=channels), rtol=1e-4,
+                               atol=1e-5)
