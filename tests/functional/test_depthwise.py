@@ -2,7 +2,7 @@
 per-tap or by einsum, gives the loop reference's result and PyTorch's gradients, including bands
 whose windows read only padding and bands that no tap covers whole; the stride-1 input gradient
 runs the banded forward kernel on gy (padding wider than the kernel makes its own padding
-negative)."""
+negative), a strided one that kernel once per phase of the input."""
 import numpy as np
 import pytest
 
@@ -20,6 +20,9 @@ CASES = [
     ((2, 3, 5, 5), (3, 1, 5, 5), dict(stride=2, padding=2)),  # ragged edge
     ((1, 2, 2, 3), (2, 1, 3, 3), dict(padding=3)),  # outer rows and columns read only padding
     ((2, 3, 4, 4), (3, 1, 1, 1), dict(padding=(1, 0))),  # 1x1: top and bottom rows are padding
+    ((2, 3, 8, 7), (3, 1, 2, 2), dict(stride=3, padding=1)),  # gx: phases no tap reaches
+    ((1, 2, 9, 9), (4, 1, 3, 3), dict(stride=(3, 2), padding=(0, 1))),  # gx phases, M=2
+    ((2, 3, 6, 7), (3, 1, 3, 3), dict(stride=2)),  # gx: unpadded, ragged last window
 ]
 
 
