@@ -23,14 +23,19 @@ CASES = [
     ((2, 3, 8, 7), (3, 1, 2, 2), dict(stride=3, padding=1)),  # gx: phases no tap reaches
     ((1, 2, 9, 9), (4, 1, 3, 3), dict(stride=(3, 2), padding=(0, 1))),  # gx phases, M=2
     ((2, 3, 6, 7), (3, 1, 3, 3), dict(stride=2)),  # gx: unpadded, ragged last window
+    ((1, 2, 9, 10), (2, 1, 3, 3), dict(padding=(1, 2), dilation=(2, 3))),  # dilated taps
+    ((2, 3, 9, 6), (3, 1, 3, 2), dict(stride=(2, 1), padding=1)),  # strided rows, whole row runs
 ]
 
 
 def bands(monkeypatch, band_bytes, path):
-    """Bands of ``band_bytes`` (1: one row each) on the per-tap or the einsum path."""
+    """Bands of ``band_bytes`` (1: one row each), every forward pass on the per-tap path or
+    (with padding that is not negative) on the einsum path."""
     monkeypatch.setattr(_depthwise, "BAND_BYTES", band_bytes)
     monkeypatch.setattr(_depthwise, "EINSUM_BAND_BYTES", band_bytes)
     monkeypatch.setattr(_depthwise, "EINSUM_MIN_CHANNELS", 1 if path == "einsum" else 1 << 30)
+    if path == "taps":
+        monkeypatch.setattr(_depthwise, "_einsum_bands", _depthwise._tap_bands)
 
 
 @pytest.mark.parametrize("xs,ws,kw", CASES)
@@ -76,8 +81,10 @@ def test_depthwise_forward_bands_split_over_threads_equal_one_thread(rng, monkey
                                                              groups=5), 0), rtol=1e-12)
 
 
-@pytest.mark.parametrize("channels,path", [(63, "taps"), (64, "einsum")])
-def test_depthwise_forward_takes_einsum_from_64_channels(rng, monkeypatch, channels, path):
+@pytest.mark.parametrize("channels,stride,path", [(63, 2, "taps"), (64, 2, "einsum"),
+                                                 (16, 1, "einsum"), (16, (1, 2), "taps")])
+def test_depthwise_forward_takes_einsum_at_stride_1_or_from_64_channels(rng, monkeypatch,
+                                                                        channels, stride, path):
     calls = []
     for name in ("_tap_bands", "_einsum_bands"):
         real = getattr(_depthwise, name)
@@ -85,8 +92,8 @@ def test_depthwise_forward_takes_einsum_from_64_channels(rng, monkeypatch, chann
                             lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
     x = rng.standard_normal((1, channels, 5, 4)).astype(np.float32)
     w = rng.standard_normal((channels, 1, 3, 3)).astype(np.float32)
-    y = F.conv2d(x, w, padding=1, groups=channels)
+    y = F.conv2d(x, w, stride=stride, padding=1, groups=channels)
     assert calls == [f"_{'tap' if path == 'taps' else 'einsum'}_bands"]
     np.testing.assert_allclose(y.data, conv2d_ref(x.astype(np.float64), w.astype(np.float64),
-                                                  padding=1, groups=channels), rtol=1e-4,
-                               atol=1e-5)
+                                                  stride=stride, padding=1, groups=channels),
+                               rtol=1e-4, atol=1e-5)

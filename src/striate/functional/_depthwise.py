@@ -35,10 +35,11 @@ PARALLEL_ELEMENTS = 1 << 20
 #: depthwise shapes, batch 32, 2 threads, A/B against whole-sample passes over a padded copy:
 #: 1.21x in all with 512 KB bands (0.95-1.67x per layer), 1.15x with 1 MB and 384 KB.
 BAND_BYTES = 512 << 10
-#: From this many channels the forward pass runs one ``einsum`` per band instead of a multiply
-#: and an add per tap: its inner loop runs over the channels. MobileNetV2's depthwise layers,
-#: batch 32, 2 threads, against the per-tap bands: 1.1-1.8x faster from 64 channels up (96-960:
-#: 305 -> 250 ms in all), equal at 48, 1.5x slower at 32 and 16.
+#: From this many channels a strided forward pass runs one ``einsum`` per band instead of a
+#: multiply and an add per tap: its inner loop runs over the channels. MobileNetV2's depthwise
+#: layers, batch 32, 2 threads, against the per-tap bands: 1.1-1.8x faster from 64 channels up,
+#: equal at 48, 1.5x slower at 32 and 16. (At stride 1 the inner loop is a whole output row and
+#: the einsum is faster at any channel count.)
 EINSUM_MIN_CHANNELS = 64
 #: Bytes of output per ``einsum`` band: 1 MB, 4 MB and whole samples measured within noise of
 #: each other, 256 KB 10% and 64 KB 20% slower (its per-call cost).
@@ -127,15 +128,15 @@ def _bands(OH: int, row_bytes: int, hw, w_shape, g: Geometry, OW: int):
 def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
     """y[..., o] = sum over kernel offsets of window[..., o // M] * w[o]; NHWC in and out.
 
-    Each sample's output is built in bands of rows. From ``EINSUM_MIN_CHANNELS`` channels a band
-    is one ``einsum`` over a windowed view of the zero-padded sample; with fewer, whose inner
-    loops over the channels would be short, every tap is a multiply and an add on the band in
-    cache, reading x only where the tap's window is inside the image (no padded copy)."""
+    Each sample's output is built in bands of rows, one ``einsum`` per band over a windowed
+    view of the zero-padded sample (``_einsum_bands``). A strided one with fewer than
+    ``EINSUM_MIN_CHANNELS`` channels, whose einsum would loop over only the channels, does a
+    multiply and an add per tap on the band in cache instead (``_tap_bands``)."""
     OC = w.shape[0]
     x = _repeat(x, OC // x.shape[3])
     y = xp.empty((x.shape[0], OH, OW, OC), x.dtype)
     bt = None if b is None else xp.tile(b, (OW, 1))  # (OW, OC): OW*OC-long inner loops
-    if OC >= EINSUM_MIN_CHANNELS and min(g.pads) >= 0:
+    if min(g.pads) >= 0 and (g.stride[1] == 1 or OC >= EINSUM_MIN_CHANNELS):
         _einsum_bands(x, w, g, y, bt, clamp)
     else:
         _tap_bands(x, w, g, y, bt, clamp)
@@ -143,12 +144,20 @@ def depthwise_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
 
 
 def _einsum_bands(x, w, g: Geometry, y, bt, clamp) -> None:
-    """The forward pass, a band of output rows per ``einsum`` over windows of the padded sample."""
+    """The forward pass, a band of output rows per ``einsum`` over windows of the padded sample.
+
+    At stride 1 along the width, a window row is a run of the padded row shifted by kw*DW
+    pixels, so the einsum's inner loop spans a whole output row (OW*C values): 1.5-3.4x faster
+    than a multiply and an add per tap for 16-192 channels, and 1.4x faster than an einsum
+    whose inner loop is the C channels of one pixel, which strided convolutions use."""
     N, H, W, C = x.shape
     _, OH, OW, OC = y.shape
     (SH, SW), (DH, DW), (PT, PB, PL, PR) = g.stride, g.dilation, g.pads
     KH, KW = w.shape[2:]
-    k = xp.ascontiguousarray(w.reshape(OC, KH, KW).transpose(1, 2, 0))  # (KH, KW, C)
+    k = w.reshape(OC, KH, KW).transpose(1, 2, 0)  # (KH, KW, C)
+    if SW == 1:  # (KH, KW, OW*C): the weights tiled along the output row
+        k = xp.broadcast_to(k[:, :, None], (KH, KW, OW, C)).reshape(KH, KW, OW * C)
+    k = xp.ascontiguousarray(k)
     rows = max(1, min(OH, EINSUM_BAND_BYTES // (OW * OC * x.itemsize)))
     bands = -(-OH // rows)
 
@@ -160,10 +169,17 @@ def _einsum_bands(x, w, g: Geometry, y, bt, clamp) -> None:
             if at != n:
                 xpad[PT:PT + H, PL:PL + W], at = x[n], n
             yb = y[n, r0:r0 + rows]
-            windows = xp.lib.stride_tricks.as_strided(  # (rows, OW, KH, KW, C)
-                xpad[r0 * SH:], yb.shape[:2] + (KH, KW, C),
-                (sh * SH, sw * SW, sh * DH, sw * DW, sc), writeable=False)
-            xp.einsum("hwijc,ijc->hwc", windows, k, out=yb)
+            m = len(yb)
+            if SW == 1:  # windows (rows, KH, KW, OW*C)
+                windows = xp.lib.stride_tricks.as_strided(
+                    xpad[r0 * SH:], (m, KH, KW, OW * C), (sh * SH, sh * DH, sw * DW, sc),
+                    writeable=False)
+                xp.einsum("hijx,ijx->hx", windows, k, out=yb.reshape(m, OW * C))
+            else:  # windows (rows, OW, KH, KW, C)
+                windows = xp.lib.stride_tricks.as_strided(
+                    xpad[r0 * SH:], (m, OW, KH, KW, C), (sh * SH, sw * SW, sh * DH, sw * DW, sc),
+                    writeable=False)
+                xp.einsum("hwijc,ijc->hwc", windows, k, out=yb)
             finish(yb, bt, clamp)
 
     parallel_for(run, N * bands, _grain(rows * OW * OC))
