@@ -22,9 +22,9 @@ def model_kwargs(name: str, in_channels: int | None = None, num_classes: int | N
                  input_size=None) -> dict:
     """The data-dependent arguments that the builder ``name`` takes, of those given.
 
-    ``input_size`` (an int or (H, W)) goes to builders with an ``input_size`` parameter: as the pair where
-    the parameter's default is one (DeepID), else as one side for a square image (LeNet-5,
-    the highway net). Unknown names raise :class:`UserError`.
+    ``input_size`` (an int or (H, W)) goes to builders with an ``input_size`` parameter: as
+    the pair where the parameter's default is one (DeepID), else as one side for a square
+    image (LeNet-5, the highway net). Unknown names raise :class:`UserError`.
     """
     if name not in models.list_models():
         raise UserError(f"unknown model {name!r}; known models: {', '.join(models.list_models())}")

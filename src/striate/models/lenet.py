@@ -240,7 +240,9 @@ def _field_padding(input_size, variant: str) -> tuple[tuple[int, int], tuple[int
     input field (a 28x28 digit then fills it, as LeCun et al. padded MNIST) and does not pad
     from 32 up (CIFAR-10's 32x32 images: the same 61,706 parameters)."""
     size = (input_size,) * 2 if isinstance(input_size, int) else input_size
-    if not isinstance(size, (tuple, list)) or len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in size):
+    ints = isinstance(size, (tuple, list)) and all(
+        isinstance(n, int) and not isinstance(n, bool) for n in size)
+    if not ints or len(size) != 2:
         raise TypeError(f"lenet5: input_size must be an int or (H, W), got {input_size!r}")
     size = tuple(size)
     pad = tuple(2 if n < 32 else 0 for n in size)
