@@ -181,6 +181,17 @@ def test_corrupting_bytes_of_a_valid_file_loads_or_raises_checkpoint_error(tmp_p
         pass
 
 
+def _peak_bytes_of_refused_load(path, match: str) -> int:
+    """Load ``path``, expecting a CheckpointError matching ``match``; the peak bytes it traced."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=match):
+            load(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize(
     "header, data",
     [
@@ -190,26 +201,13 @@ def test_corrupting_bytes_of_a_valid_file_loads_or_raises_checkpoint_error(tmp_p
 )
 def test_huge_array_claim_is_rejected_without_allocating(tmp_path, header, data):
     path = _write(tmp_path, _craft(header, data))
-    tracemalloc.start()
-    try:
-        with pytest.raises(CheckpointError, match="truncated"):
-            load(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_of_refused_load(path, "truncated")
     assert peak < 2**20, f"load allocated {peak} bytes for a {path.stat().st_size}-byte file"
 
 
 def test_huge_header_claim_is_rejected_without_reading_it(tmp_path):
     path = _write(tmp_path, struct.pack("<Q", 2**63) + b"{" + b" " * 100)
-    tracemalloc.start()
-    try:
-        with pytest.raises(CheckpointError, match="over the 100 MB limit"):
-            load(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 2**20
+    assert _peak_bytes_of_refused_load(path, "over the 100 MB limit") < 2**20
 
 
 class _Payload:
