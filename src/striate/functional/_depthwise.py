@@ -144,6 +144,12 @@ def _padded_reader(x, pads):
     return read
 
 
+def _einsum_bands_of(OH: int, row_bytes: int) -> tuple[int, int]:
+    """(output rows per einsum band, the number of bands) for rows of ``row_bytes`` each."""
+    rows = max(1, min(OH, EINSUM_BAND_BYTES // max(row_bytes, 1)))
+    return rows, -(-OH // rows)
+
+
 def _windows(xpad, r0: int, m: int, g: Geometry, k_hw, OW: int):
     """The windows of output rows r0 .. r0+m-1 in padded sample ``xpad``, a strided view: at
     stride 1 along the width (m, KH, KW, OW*C), a window row being a run of the padded row;
@@ -189,8 +195,7 @@ def _einsum_bands(x, w, g: Geometry, y, bt, clamp) -> None:
     if g.stride[1] == 1:  # (KH, KW, OW*C): the weights tiled along the output row
         k = xp.broadcast_to(k[:, :, None], (KH, KW, OW, C)).reshape(KH, KW, OW * C)
     k = xp.ascontiguousarray(k)
-    rows = max(1, min(OH, EINSUM_BAND_BYTES // (OW * OC * x.itemsize)))
-    bands = -(-OH // rows)
+    rows, bands = _einsum_bands_of(OH, OW * OC * x.itemsize)
 
     def run(lo, hi):
         read = _padded_reader(x, g.pads)
@@ -263,10 +268,10 @@ def _phase_gather(gy, w, g: Geometry, H: int, W: int):
     gx = xp.empty((N, H, W, OC), gy.dtype)
 
     def run(lo, hi):
-        buf = xp.zeros((OH + pt + pb, OW + pl + pr, OC), gy.dtype)  # the border stays 0
-        sh, sw, sc = buf.strides
+        read = _padded_reader(gy, (pt, pb, pl, pr))
         for n in range(lo, hi):
-            buf[pt:pt + OH, pl:pl + OW] = gy[n]
+            buf = read(n)
+            sh, sw, sc = buf.strides
             for (a, b), k, (r, c, nh, nw) in parts:
                 dst = gx[n, a::SH, b::SW]
                 if k is None:  # no window reads these pixels (a stride larger than the kernel)
@@ -284,7 +289,8 @@ def depthwise_grad_input(gy, w, g: Geometry, H: int, W: int):
     """gx: every kernel offset adds gy * w back onto the pixels its window read; NHWC.
 
     At stride 1 that is a gather: the depthwise convolution of gy with the kernel rotated by 180
-    degrees, run by the banded forward kernel."""
+    degrees, run by the forward kernel. Strided, from 64 channels and without dilation, one
+    gather per phase of gx (``_phase_gather``); otherwise the scatter below."""
     N, OH, OW, OC = gy.shape
     _, _, KH, KW = w.shape
     C, M = g.groups, OC // g.groups
@@ -330,8 +336,7 @@ def depthwise_grad_weight(x, gy, g: Geometry, KH: int, KW: int):
     1.05-1.5x faster than one per tap."""
     N, OH, OW, OC = gy.shape
     x = _repeat(x, OC // x.shape[3])
-    rows = max(1, min(OH, EINSUM_BAND_BYTES // (OW * OC * x.itemsize)))
-    bands = -(-OH // rows)
+    rows, bands = _einsum_bands_of(OH, OW * OC * x.itemsize)
     flat = g.stride[1] == 1
 
     def run(lo, hi):  # this range's sum: (KH, KW, OW*C) along whole rows, else (KH, KW, C)
