@@ -117,6 +117,19 @@ def test_fold_batch_norm_gives_the_weight_and_bias_of_the_composition():
     np.testing.assert_allclose(bf, -rm / np.sqrt(rv + 1e-5), rtol=1e-14)
 
 
+def test_fold_batch_norm_scales_float32_weights_in_float32_within_an_ulp():
+    """The scale is computed in float64 and rounded once; the product stays float32 (no float64
+    copy of the weights): within 2 float32 ulps of the float64 product."""
+    rng = np.random.default_rng(6)
+    w, b = randn(rng, 8, 4, 3, 3, dtype=np.float32), randn(rng, 8, dtype=np.float32)
+    rm, rv, g, beta = (a.astype(np.float32) for a in bn_params(rng, 8))
+    wf, bf = F.fold_batch_norm(w, b, rm, rv, g, beta)
+    assert wf.dtype == bf.dtype == np.float32
+    s = g.astype(np.float64) / np.sqrt(rv.astype(np.float64) + 1e-5)
+    np.testing.assert_allclose(wf, w * s[:, None, None, None], rtol=2.4e-7, atol=0)
+    np.testing.assert_allclose(bf, (b.astype(np.float64) - rm) * s + beta, rtol=1.2e-7)
+
+
 def test_pointwise_epilogue_blocks_split_rows_and_samples_exactly(monkeypatch):
     rng = np.random.default_rng(5)
     x, w, b = randn(rng, 3, 7, 5, 6), randn(rng, 9, 7, 1, 1), randn(rng, 9)

@@ -34,7 +34,10 @@ def fold_batch_norm(w, b, running_mean, running_var, bn_weight=None, bn_bias=Non
     """The weight and bias of ``conv -> batch_norm`` (evaluation) as one convolution.
 
     Arrays in, arrays out: ``w * s`` (s over axis 0) and ``(b - mean) * s + beta`` with
-    ``s = gamma / sqrt(var + eps)``, computed in float64 and returned in ``w``'s dtype.
+    ``s = gamma / sqrt(var + eps)``, returned in ``w``'s dtype. ``s`` and the bias are computed
+    in float64; ``s`` is rounded to ``w``'s dtype before the product, so a float32 weight is
+    scaled in float32 (within 1 ulp of the float64 product): a float64 product of ResNet-18's
+    11M weights took 35-46 ms per inference pass, against about 4 ms.
     ``b``, ``bn_weight`` and ``bn_bias`` may be None (0, 1 and 0).
     """
     f8 = xp.float64
@@ -43,8 +46,8 @@ def fold_batch_norm(w, b, running_mean, running_var, bn_weight=None, bn_bias=Non
         s = s * bn_weight
     shift = -running_mean.astype(f8) if b is None else b - running_mean.astype(f8)
     shift = shift * s + (0 if bn_bias is None else bn_bias)
-    wf = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
-    return wf.astype(w.dtype), shift.astype(w.dtype)
+    wf = w * s.astype(w.dtype).reshape((-1,) + (1,) * (w.ndim - 1))
+    return wf, shift.astype(w.dtype)
 
 
 def _data(t):
