@@ -5,6 +5,7 @@ import numbers
 import weakref
 
 from . import ops
+from .ops.elementwise import add
 from .ops.movement import check_reshape
 from .autograd import FREED, Function, graph_owner, is_grad_enabled, mark_freed, topological_order
 from .backend import default_dtype, xp
@@ -169,9 +170,9 @@ class Tensor:
                 if prev is None:
                     grads[key] = gp
                 elif key in owned and prev.ndim and prev.dtype == xp.result_type(prev, gp):
-                    prev += gp  # (a 0-d sum is a NumPy scalar, immutable: not in place)
-                else:
-                    grads[key] = prev + gp
+                    add(prev, gp, out=prev)  # (a 0-d sum is a NumPy scalar, immutable)
+                else:  # a fresh array: large same-shape sums (residual joins) on several threads
+                    grads[key] = add(prev, gp)
                     owned.add(key)
             ctx.release()
             mark_freed(t)

@@ -7,17 +7,23 @@ from ..threads import over_batch
 from .broadcast import unbroadcast
 
 
+def add(a, b, out=None):
+    """``a + b`` (into ``out``, which may be ``a``). Same-shape, same-dtype arrays of two or
+    more axes are summed in ``a``'s memory layout, over the batch axis on several threads."""
+    if a.shape == b.shape and a.ndim > 1 and a.dtype == b.dtype:
+        # the sum takes the first operand's layout even when b's differs (a residual
+        # branch's channels-last conv output plus an NCHW shortcut), so "branch + identity"
+        # hands its consumers the convolutions' layout
+        out = xp.empty_like(a) if out is None else out
+        over_batch(lambda i, j: xp.add(a[i:j], b[i:j], out=out[i:j]), a)
+        return out
+    return a + b if out is None else xp.add(a, b, out=out)
+
+
 class Add(Function):
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
-        if a.shape == b.shape and a.ndim > 1 and a.dtype == b.dtype:
-            # the sum takes the first operand's layout even when b's differs (a residual
-            # branch's channels-last conv output plus an NCHW shortcut), so "branch + identity"
-            # hands its consumers the convolutions' layout; large sums run on several threads
-            out = xp.empty_like(a)
-            over_batch(lambda i, j: xp.add(a[i:j], b[i:j], out=out[i:j]), a)
-            return out
-        return a + b
+        return add(a, b)
 
     def backward(self, gy):
         # d(a+b)/da = d(a+b)/db = 1
