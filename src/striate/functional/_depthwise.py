@@ -110,16 +110,7 @@ def _band_plan(r0: int, r1: int, hw, w_shape, g: Geometry, OW: int):
 def _reader(a):
     """``n -> a[n]`` C-contiguous: a view, or for NCHW memory a copy into one reused buffer
     (make one reader per thread)."""
-    if a.flags.c_contiguous:
-        return a.__getitem__
-    buf, at = xp.empty(a.shape[1:], a.dtype), [None]
-
-    def read(n):
-        if at[0] != n:
-            buf[...], at[0] = a[n], n
-        return buf
-
-    return read
+    return a.__getitem__ if a.flags.c_contiguous else _padded_reader(a, (0, 0, 0, 0))
 
 
 def _bands(OH: int, row_bytes: int, hw, w_shape, g: Geometry, OW: int):

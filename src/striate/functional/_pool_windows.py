@@ -346,9 +346,15 @@ def _tile_pick(v, idx, wins, pick, out):
     for k in range(2, K):
         wins(v[..., k, :], out, out=m)
         pick(out, v[..., k, :], out=out)
-        # earlier indices are below k, so max(idx, m * k) means "k where m"
-        xp.maximum(idx, xp.multiply(m, idx.dtype.type(k), dtype=idx.dtype), out=idx)
+        _mark_winner(idx, m, k)
     return out
+
+
+def _mark_winner(idx, m, k: int, scratch=None) -> None:
+    """idx = k where the mask ``m`` (bool, or 0/1 in idx's dtype) is set. Every index already
+    in ``idx`` is below k, so that is max(idx, m * k); ``scratch`` (idx's shape and dtype) holds
+    the product if given."""
+    xp.maximum(idx, xp.multiply(m, idx.dtype.type(k), dtype=idx.dtype, out=scratch), out=idx)
 
 
 def _tile_route(gy, cidx, ridx, g: _Geometry, last: bool, buf) -> None:

@@ -24,6 +24,7 @@ from ._pool_windows import (
     _grad_buffer,
     _index_dtype,
     _nchw,
+    _mark_winner,
     _offsets,
     _phase_reader,
     _pool_args,
@@ -104,9 +105,7 @@ class MaxPool2d(Function):
                 v, ys, ms = read(isub), yb[osub], m[osub]
                 self.wins(v, ys, out=ms)
                 self.pick(ys, v, out=ys)
-                # every earlier index is below k, so max(idx, m * k) means "k where m"
-                ks = xp.multiply(mi[osub], xp.asarray(k, dtype=ib.dtype), out=mk[osub])
-                xp.maximum(ib[osub], ks, out=ib[osub])
+                _mark_winner(ib[osub], mi[osub], k, mk[osub])
 
         over_batch(run, x)
         self.idx = idx
