@@ -159,3 +159,12 @@ def test_forked_child_gets_fresh_workers(three_threads):
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_over_batch_block_runs_each_threads_range_in_blocks_in_order(three_threads,
+                                                                    monkeypatch):
+    monkeypatch.setattr(threads, "MIN_ELEMENTS", 1)
+    a = np.zeros((10, 4))
+    got = threads.over_batch(lambda lo, hi: (lo, hi), a, block=2)
+    # three ranges, 0:3, 3:6 and 6:10, each in runs of at most 2 items
+    assert got == [[(0, 2), (2, 3)], [(3, 5), (5, 6)], [(6, 8), (8, 10)]]

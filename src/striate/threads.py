@@ -51,10 +51,19 @@ def macs_grain(per_item: int) -> int:
     return -(-MIN_MACS // max(per_item, 1))
 
 
-def over_batch(fn, a) -> list:
+def over_batch(fn, a, block: int = 0) -> list:
     """``parallel_for(fn, len(a))`` for an elementwise pass over the batch axis of ``a``: split
-    only when each thread gets at least ``MIN_ELEMENTS`` elements."""
+    only when each thread gets at least ``MIN_ELEMENTS`` elements. With ``block``, each thread
+    calls ``fn`` on runs of at most ``block`` items of its range in turn (a kernel that makes
+    several passes over its output then keeps a block of it in cache); the results are then
+    lists, one entry per run."""
     n = a.shape[0]
+    if block > 0:
+        whole = fn
+
+        def fn(lo, hi):
+            return [whole(i, min(i + block, hi)) for i in range(lo, hi, block)]
+
     return parallel_for(fn, n, elementwise_grain(a.size // max(n, 1)))
 
 

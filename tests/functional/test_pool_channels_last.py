@@ -6,6 +6,7 @@ from reference_pooling import pool2d
 
 import striate
 import striate.functional as F
+from striate.functional import window_pool
 from striate.functional.pooling import _pool_args
 from tests.functional.test_pooling import CONFIGS, IDS, _input, _torch_check
 
@@ -70,3 +71,24 @@ def test_max_pool2d_stride_past_kernel_leaves_unread_inputs_without_gradient():
             unread[i:i + 2, j:j + 2] = False
     assert np.all(xs.grad.data[:, :, unread] == 0)
     np.testing.assert_allclose(xs.grad.data.sum(axis=(2, 3)), 9.0)  # one maximum per window
+
+
+@pytest.mark.parametrize("shape,k,s,p", [((5, 16, 9, 9), 3, 2, 1), ((4, 3, 8, 8), 3, 1, 1)])
+def test_max_pool2d_offsets_run_in_sample_blocks_with_the_same_results(monkeypatch, shape, k, s,
+                                                                      p):
+    x = _input(shape)
+    gy = np.random.default_rng(3).standard_normal(
+        F.max_pool2d(striate.tensor(x), k, s, p).shape)
+    results = []
+    for block_bytes in (1 << 40, 1):  # all of a thread's samples at once; one sample per run
+        monkeypatch.setattr(window_pool, "BLOCK_BYTES", block_bytes)
+        for memory in (x, _channels_last(x)):
+            xs = striate.tensor(memory, requires_grad=True)
+            y = F.max_pool2d(xs, k, s, p)
+            y.backward(gy)
+            results.append((y.data, xs.grad.data))
+    for y, gx in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(gx, results[0][1])
+    expected = pool2d(x, "max", k, s, p)
+    np.testing.assert_allclose(results[0][0], expected, rtol=0, atol=0)

@@ -243,3 +243,62 @@ def test_an_error_inside_a_fused_run_names_the_layer_that_failed():
     net = block().train()  # batch norm needs more than one value per channel in training
     with pytest.raises(ValueError, match=r"failed at layer '1': BatchNorm2d '1' needs more"):
         net(x_in(shape=(1, 3, 1, 1)))
+
+
+@pytest.fixture
+def residual_calls(monkeypatch):
+    """Records, per Conv2dFunction applied, whether it was handed a residual."""
+    calls = []
+    forward = Conv2dFunction.forward
+
+    def spy(self, *args, residual=None, **kw):
+        calls.append(residual is not None)
+        return forward(self, *args, residual=residual, **kw)
+
+    monkeypatch.setattr(Conv2dFunction, "forward", spy)
+    return calls
+
+
+@pytest.mark.parametrize("name,shape,blocks,attention", [
+    ("resnet20", (2, 3, 16, 16), 9, None), ("resnet50", (1, 3, 40, 40), 16, None),
+    ("resnet20", (2, 3, 16, 16), 0, "se")])
+def test_residual_blocks_add_the_shortcut_in_the_folded_convolution(name, shape, blocks,
+                                                                    attention, residual_calls):
+    kw = {} if attention is None else {"attention": attention}
+    m = randomized(getattr(models, name)(**kw)).eval()
+    x = x_in(shape=shape)
+    expected = m(x).data  # autograd recording: the layers one by one
+    assert not any(residual_calls)
+    with striate.no_grad():
+        y = m(x).data
+    assert sum(residual_calls) == blocks  # the last convolution of every block (none with SE)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+def test_conv_bn_act_residual_in_training_is_relu_of_the_sum_with_its_gradients():
+    conv, bn = nn.Conv2d(3, 8, 3, padding=1), randomized(nn.BatchNorm2d(8))
+    x = striate.tensor(x_in().data, requires_grad=True)
+    r = striate.tensor(x_in(seed=2, shape=(2, 8, 6, 6)).data, requires_grad=True)
+    y = nn.conv_bn_act(conv, bn, nn.ReLU(), x, residual=r)
+    y.backward(np.ones(y.shape, np.float32))
+    got = (y.data, x.grad.data, r.grad.data, conv.weight.grad.data)
+    for t in (x, r, conv.weight):
+        t.grad = None
+    z = nn.ReLU()(bn(conv(x)) + r)
+    z.backward(np.ones(z.shape, np.float32))
+    for ours, theirs in zip(got, (z.data, x.grad.data, r.grad.data, conv.weight.grad.data)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+    assert (r.grad.data == 0).any() and (r.grad.data == 1).any()
+
+
+def test_conv_bn_act_residual_calls_a_hooked_activation_on_the_sum():
+    conv, bn, act = nn.Conv2d(3, 8, 3, padding=1), randomized(nn.BatchNorm2d(8)).eval(), nn.ReLU()
+    seen = []
+    act.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].data.copy()))
+    x, r = x_in(), x_in(seed=2, shape=(2, 8, 6, 6))
+    with striate.no_grad():
+        y = nn.conv_bn_act(conv, bn, act, x, residual=r)
+        expected = bn(conv(x)) + r
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], expected.data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(y.data, np.maximum(expected.data, 0), rtol=1e-6, atol=1e-6)

@@ -38,11 +38,14 @@ WEIGHT_BLOCKS = 2
 GATHER_MIN_CHANNELS = 16
 
 
-def finish(y, b, clamp=None) -> None:
+def finish(y, b, clamp=None, r=None) -> None:
     """The end of a forward kernel on a block of ``y`` while it is in cache: ``y += b``, then
-    ``clip(y, *clamp)`` (a folded ReLU or ReLU6, ``functional.fused``); either may be None."""
+    ``y += r`` (a residual block's shortcut, the same block of it), then ``clip(y, *clamp)`` (a
+    folded ReLU or ReLU6, ``functional.fused``); any may be None."""
     if b is not None:
         y += b
+    if r is not None:
+        y += r
     if clamp is not None:
         xp.clip(y, clamp[0], clamp[1], out=y)
 
@@ -148,8 +151,9 @@ def _cols(x, g: Geometry, OH, OW, KH, KW, at: int = 0, weight_bytes: int = 0):
             yield ((slice(at + i, at + i + len(xb)),) if R == OH else (at + i, rows)), c
 
 
-def conv_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
-    """y = im2col(x) @ w for NHWC ``x`` and weight (OC, C/G, KH, KW); returns NHWC y."""
+def conv_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None, res=None):
+    """y = im2col(x) @ w for NHWC ``x`` and weight (OC, C/G, KH, KW); returns NHWC y.
+    ``b``, ``res`` (NHWC, y's shape) and ``clamp`` are applied by :func:`finish`."""
     OC, Cg, KH, KW = w.shape
     G = g.groups
     # (G, K, OC/G) as a transposed view of (G, OC/G, K): BLAS reads it in place, and making
@@ -163,7 +167,7 @@ def conv_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
     def run(lo, hi):
         for at, c in _cols(x[lo:hi], g, OH, OW, KH, KW, lo, w.nbytes):
             xp.matmul(c, w3, out=_pixels(y[at], G))
-            finish(y[at], bt, clamp)
+            finish(y[at], bt, clamp, None if res is None else res[at])
 
     parallel_for(run, x.shape[0], grain(OH * OW * KH * KW * Cg * OC), blas=True)
     return y

@@ -65,8 +65,9 @@ def _w_matrix(w):
     return xp.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(KH * KW * C, OC))
 
 
-def mec_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
-    """y[:, oh] = L[:, :, oh*SH : oh*SH+KH] @ w for every output row; NHWC in and out."""
+def mec_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None, res=None):
+    """y[:, oh] = L[:, :, oh*SH : oh*SH+KH] @ w for every output row; NHWC in and out (``b``,
+    ``res`` and ``clamp`` as in ``_im2col.finish``)."""
     OC, C, KH, KW = w.shape
     w2 = _w_matrix(w)
     y = xp.empty((x.shape[0], OH, OW, OC), x.dtype)
@@ -79,9 +80,9 @@ def mec_forward(x, w, b, g: Geometry, OH: int, OW: int, clamp=None):
                 out = xp.empty(A.shape[:2] + (OC,), x.dtype)
             o = out[:, :A.shape[1]]
             xp.matmul(A, w2, out=o)
-            yb = y[i:i + A.shape[1] // OW]
-            yb[...] = o.reshape(OH, -1, OW, OC).transpose(1, 0, 2, 3)
-            K.finish(yb, bt, clamp)
+            s = slice(i, i + A.shape[1] // OW)
+            y[s] = o.reshape(OH, -1, OW, OC).transpose(1, 0, 2, 3)
+            K.finish(y[s], bt, clamp, None if res is None else res[s])
 
     parallel_for(run, x.shape[0], grain(OH * OW * KH * KW * C * OC), blas=True)
     return y

@@ -42,28 +42,32 @@ def _blocks(n: int, item_bytes: int, tail: bool) -> range:
     return range(0, n, max(1, EPILOGUE_BYTES // max(item_bytes, 1)) if tail else max(n, 1))
 
 
-def pointwise_forward(x, w, b, g=None, OH=None, OW=None, clamp=None):
-    """y = x @ w^T over all (read) pixels; NHWC-shaped in and out."""
+def pointwise_forward(x, w, b, g=None, OH=None, OW=None, clamp=None, res=None):
+    """y = x @ w^T over all (read) pixels; NHWC-shaped in and out (``b``, ``res`` and ``clamp``
+    as in ``_im2col.finish``; ``res`` NHWC-shaped, any memory order)."""
     x = _subsample(x, g, OH, OW)
     N, H, W, C = x.shape
     w2 = w.reshape(w.shape[0], C)
     OC = w2.shape[0]
-    tail = b is not None or clamp is not None
+    tail = b is not None or clamp is not None or res is not None
     if _nchw_memory(x):
         xs, y = _pixels_by_sample(x), xp.empty((N, OC, H * W), x.dtype)
         bc = None if b is None else b[:, None]
+        rs = None if res is None else xp.ascontiguousarray(res.transpose(0, 3, 1, 2)
+                                                           ).reshape(y.shape)
 
         def run(lo, hi):
             samples = _blocks(hi - lo, OC * H * W * x.itemsize, tail)
             for i in samples:
                 s = slice(lo + i, min(hi, lo + i + samples.step))
                 xp.matmul(w2, xs[s], out=y[s])
-                finish(y[s], bc, clamp)
+                finish(y[s], bc, clamp, None if rs is None else rs[s])
 
         parallel_for(run, N, grain(H * W * C * OC), blas=True)
         return y.reshape(N, OC, H, W).transpose(0, 2, 3, 1)
     y = xp.empty((N, H, W, OC), x.dtype)
     bt = None if b is None else xp.tile(b, (W, 1))  # (W, OC): W*OC-long inner loops
+    rs = None if res is None else xp.ascontiguousarray(res).reshape(-1, W, OC)
 
     def run(lo, hi):  # in blocks of image rows (W pixels each)
         xs, ys = x[lo:hi].reshape(-1, W, C), y[lo:hi].reshape(-1, W, OC)
@@ -71,7 +75,8 @@ def pointwise_forward(x, w, b, g=None, OH=None, OW=None, clamp=None):
         for r in rows:
             xb, yb = xs[r:r + rows.step], ys[r:r + rows.step]
             xp.matmul(xb.reshape(-1, C), w2.T, out=yb.reshape(-1, OC))
-            finish(yb, bt, clamp)
+            s = slice(lo * H + r, lo * H + r + len(yb))
+            finish(yb, bt, clamp, None if rs is None else rs[s])
 
     parallel_for(run, N, grain(H * W * C * OC), blas=True)
     return y

@@ -164,11 +164,12 @@ def _put(g: _Geometry, view, value) -> None:
         view[...] = value
 
 
-def _route(g: _Geometry, idx, gy, last: bool = False):
+def _route(g: _Geometry, idx, gy, last: bool = False, block: int = 0):
     """Send each window's gradient to the offset ``idx`` picked (idx == KH*KW: to none).
 
     ``idx`` is in the work layout (channels-last when ``last``); the gradient buffer has the
     input's size, not the padded one: what the windows read from padding is simply dropped.
+    ``block``: samples per run of the offsets' passes (``threads.over_batch``), 0 for all.
     """
     gy = _work(gy, last)
     shape = (g.shape[0],) + g.shape[2:] + (g.shape[1],) if last else g.shape
@@ -187,7 +188,7 @@ def _route(g: _Geometry, idx, gy, last: bool = False):
             else:
                 xp.multiply(gyb[osub], mk, out=b[isub])
 
-    over_batch(run, buf)
+    over_batch(run, buf, block)
     return _nchw(buf, last)
 
 

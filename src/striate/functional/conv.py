@@ -35,6 +35,9 @@ _KERNELS = {
     "nchw": (ST.nchw_forward, ST.nchw_grad_input, ST.nchw_grad_weight),
     "empty": (K.empty_forward, K.empty_grad_input, K.empty_grad_weight),  # batch of 0
 }
+#: Kernels that add a residual block by block, in cache (``_im2col.finish``); the others' output
+#: gets it in one pass after.
+_RESIDUAL_KINDS = frozenset({"im2col", "mec", "pointwise"})
 
 
 def _kernel_kind(w_shape, g: Geometry, in_hw, out_hw, algo: str) -> str:
@@ -88,9 +91,14 @@ class Conv2dFunction(Function):
     """2-D convolution (cross-correlation) of NCHW ``x`` with weight (OC, C/groups, KH, KW).
 
     ``clamp=(lo, hi)`` clips the output in the kernel, block by block (a fused ReLU or ReLU6);
-    backward then reads its mask from the output, as ReLU's own backward would."""
+    backward then reads its mask from the output, as ReLU's own backward would. ``residual``
+    (an array of the output's shape, at inference only) is added before the clip: a residual
+    block's ``relu(conv(x) + b + shortcut)``, with no pass of its own over the output."""
 
-    def forward(self, x, w, b, geometry: Geometry, algo: str = "auto", clamp=None):
+    def forward(self, x, w, b, geometry: Geometry, algo: str = "auto", clamp=None,
+                residual=None):
+        if residual is not None and any(self.needs_input_grad):
+            raise RuntimeError("Conv2dFunction: a residual is fused at inference only")
         if clamp is not None:
             clamp = tuple(x.dtype.type(v) for v in clamp)  # typed bounds: the fast clip loop
         g = self.g = geometry
@@ -101,7 +109,14 @@ class Conv2dFunction(Function):
         self.x_hw, self.k_hw = (H, W), (KH, KW)
         need_x, need_w = self.needs_input_grad[:2]
         self.save_for_backward(x if need_w else None, w if need_x else None)
-        y = _KERNELS[self.kind][0](_nhwc(x), w, b, g, OH, OW, clamp)
+        forward = _KERNELS[self.kind][0]
+        if residual is None:
+            y = forward(_nhwc(x), w, b, g, OH, OW, clamp)
+        elif self.kind in _RESIDUAL_KINDS:
+            y = forward(_nhwc(x), w, b, g, OH, OW, clamp, _nhwc(residual))
+        else:  # the same sums in the same order, in passes over the whole output
+            y = forward(_nhwc(x), w, b, g, OH, OW)
+            K.finish(y, None, clamp, _nhwc(residual))
         self.clamped = (y, clamp) if clamp is not None and any(self.needs_input_grad) else None
         return _nchw(y)
 

@@ -21,12 +21,15 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
 from ..threads import over_batch
-from .activation import clamp_of, relu
+from .activation import clamp_of, relu, relu6
 from ._conv_args import conv_args
+from ._im2col import out_size
 from .conv import Conv2dFunction, conv2d
 from .normalization import _number, _stat_array, batch_norm
 
 __all__ = ["add_relu", "conv2d_bn", "fold_batch_norm"]
+
+_ACTS = {"relu6": relu6}  # add_act's activations after the add (ReLU uses add_relu)
 
 
 def fold_batch_norm(w, b, running_mean, running_var, bn_weight=None, bn_bias=None,
@@ -57,9 +60,9 @@ def _data(t):
 def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, running_var,
               bn_weight: Tensor | None = None, bn_bias: Tensor | None = None,
               eps: float = 1e-5, stride=1, padding=0, dilation=1, groups: int = 1,
-              activation: str | None = None) -> Tensor:
-    """``activation(batch_norm(conv2d(x, ...)))`` with batch norm in evaluation mode, as one
-    convolution when no gradient is recorded (inference).
+              activation: str | None = None, residual: Tensor | None = None) -> Tensor:
+    """``activation(batch_norm(conv2d(x, ...)) + residual)`` with batch norm in evaluation
+    mode, as one convolution when no gradient is recorded (inference).
 
     Args:
         x, weight, bias, stride, padding, dilation, groups: as :func:`conv2d`.
@@ -67,23 +70,31 @@ def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, runn
         bn_weight, bn_bias (Tensor (C_out,), default None): its affine parameters.
         eps (float, default 1e-5): added to the variance.
         activation (default None): ``None``, ``"relu"`` or ``"relu6"``.
+        residual (Tensor, default None): a residual block's shortcut, added before the
+            activation. At inference, with the output's shape and dtype, the convolution adds
+            it block by block while each block of its output is in cache; otherwise it is an
+            ordinary (broadcasting) add.
 
     Shape: as :func:`conv2d`.
 
-    With autograd recording and any input requiring a gradient, the three ops run one after
+    With autograd recording and any input requiring a gradient, the ops run one after
     another, so gradients are exact; otherwise batch norm is folded into the convolution's
-    weight and bias (``fold_batch_norm``) and the activation clamps its output in place.
+    weight and bias (``fold_batch_norm``), and the shortcut and the activation are applied to
+    each block of its output. The result is the same sums in the same order either way.
 
     >>> y = F.conv2d_bn(x, conv.weight, None, bn.running_mean, bn.running_var, bn.weight,
     ...                 bn.bias, padding=1, activation="relu")
     """
     op = "conv2d_bn"
     clamp = clamp_of(activation, op)
-    parts = (x, weight, bias, running_mean, running_var, bn_weight, bn_bias)
+    parts = (x, weight, bias, running_mean, running_var, bn_weight, bn_bias, residual)
     if is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in parts):
-        return batch_norm(conv2d(x, weight, bias, stride, padding, dilation, groups),
-                          running_mean, running_var, bn_weight, bn_bias, eps=eps,
-                          activation=activation)
+        y = conv2d(x, weight, bias, stride, padding, dilation, groups)
+        if residual is None:
+            return batch_norm(y, running_mean, running_var, bn_weight, bn_bias, eps=eps,
+                              activation=activation)
+        y = batch_norm(y, running_mean, running_var, bn_weight, bn_bias, eps=eps)
+        return _add_act(y, residual, activation)
     x, w, b, g = conv_args(op, x, weight, bias, stride, padding, dilation, groups, 2)
     OC = w.shape[0]
     stats = [_stat_array(v, op, name, OC) for v, name in
@@ -92,7 +103,28 @@ def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, runn
     if stats[0] is None or stats[1] is None:
         raise ValueError(f"{op}: needs running_mean and running_var (evaluation statistics)")
     wf, bf = fold_batch_norm(w.data, _data(b), *stats, eps=_number(eps, op, "eps"))
-    return apply(Conv2dFunction, x, Tensor(wf), Tensor(bf), geometry=g, clamp=clamp)
+    r = _data(residual)
+    if r is not None and not _fits(r, x, w, g):  # broadcasting, or a wrong shape: the add's
+        y = apply(Conv2dFunction, x, Tensor(wf), Tensor(bf), geometry=g)  # own rules and errors
+        return _add_act(y, residual, activation)
+    return apply(Conv2dFunction, x, Tensor(wf), Tensor(bf), geometry=g, clamp=clamp, residual=r)
+
+
+def _fits(r, x: Tensor, w: Tensor, g) -> bool:
+    """Whether array ``r`` has the shape and dtype of the convolution's output."""
+    (KH, KW), (H, W) = w.shape[2:], x.shape[2:]
+    OH = out_size(H, KH, g.stride[0], g.pads[0] + g.pads[1], g.dilation[0])
+    OW = out_size(W, KW, g.stride[1], g.pads[2] + g.pads[3], g.dilation[1])
+    return (isinstance(r, xp.ndarray) and r.dtype == x.dtype
+            and r.shape == (x.shape[0], w.shape[0], OH, OW))
+
+
+def _add_act(y: Tensor, residual, activation: str | None) -> Tensor:
+    """``activation(y + residual)``, unfused: ``add_relu`` for ReLU."""
+    if activation == "relu":
+        return add_relu(y, residual)
+    y = y + residual
+    return y if activation is None else _ACTS[activation](y)
 
 
 class AddReLU(Function):

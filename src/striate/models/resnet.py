@@ -56,10 +56,13 @@ class _ResidualBlock(nn.Module):
         if made is not None:
             setattr(self, made[0], made[1])
 
-    def _finish(self, out, x):
-        if self.attention is not None:
-            out = getattr(self, self.attention)(out)
+    def _finish(self, conv, bn, out, x):
+        """relu(bn(conv(out)) [-> attention] + shortcut(x)). Without attention the sum and
+        the ReLU go into ``conv_bn_act``: at inference, into the folded convolution's blocks."""
         identity = x if self.downsample is None else self.downsample(x)
+        if self.attention is None:
+            return nn.conv_bn_act(conv, bn, self.relu, out, residual=identity)
+        out = getattr(self, self.attention)(nn.conv_bn_act(conv, bn, None, out))
         return F.add_relu(out, identity)
 
 
@@ -97,7 +100,7 @@ class BasicBlock(_ResidualBlock):
 
     def forward(self, x):
         out = nn.conv_bn_act(self.conv1, self.bn1, self.relu, x)
-        return self._finish(nn.conv_bn_act(self.conv2, self.bn2, None, out), x)
+        return self._finish(self.conv2, self.bn2, out, x)
 
 
 class Bottleneck(_ResidualBlock):
@@ -131,7 +134,7 @@ class Bottleneck(_ResidualBlock):
     def forward(self, x):
         out = nn.conv_bn_act(self.conv1, self.bn1, self.relu, x)
         out = nn.conv_bn_act(self.conv2, self.bn2, self.relu, out)
-        return self._finish(nn.conv_bn_act(self.conv3, self.bn3, None, out), x)
+        return self._finish(self.conv3, self.bn3, out, x)
 
 
 class ResNet(nn.Module):

@@ -58,13 +58,15 @@ def foldable(conv: Module, bn: Module | None, act: Module | None, x) -> bool:
         p is not None and p.requires_grad for p in params)
 
 
-def conv_bn_act(conv: Module, bn: Module | None, act: Module | None, x):
-    """``act(bn(conv(x)))``, folded into one convolution when :func:`foldable` says nothing
-    can tell (see :func:`striate.functional.conv2d_bn`); otherwise with the activation fused
-    into batch norm, or (``bn=None``) into the convolution (``F.conv2d(activation=...)``).
+def conv_bn_act(conv: Module, bn: Module | None, act: Module | None, x, residual=None):
+    """``act(bn(conv(x)) + residual)``, folded into one convolution when :func:`foldable` says
+    nothing can tell (see :func:`striate.functional.conv2d_bn`); otherwise with the activation
+    fused into batch norm, or (``bn=None``) into the convolution (``F.conv2d(activation=...)``).
 
     Args:
         conv (Conv2d), bn (BatchNorm2d or None), act (ReLU, ReLU6, any Module or None), x.
+        residual (Tensor, default None): a residual block's shortcut, added before ``act``; at
+            inference the folded convolution adds it to each block of its output in cache.
 
     >>> model.eval()
     >>> with striate.no_grad():
@@ -74,9 +76,16 @@ def conv_bn_act(conv: Module, bn: Module | None, act: Module | None, x):
         try:
             return F.conv2d_bn(x, conv.weight, conv.bias, bn.running_mean, bn.running_var,
                                bn.weight, bn.bias, bn.eps, conv.stride, conv.padding,
-                               conv.dilation, conv.groups, activation=_ACTIVATIONS.get(type(act)))
+                               conv.dilation, conv.groups, activation=_ACTIVATIONS.get(type(act)),
+                               residual=residual)
         except (ValueError, TypeError):
             pass  # bad input: the layers below raise it with their own names
+    if residual is not None:  # the layers one by one, the sum and a ReLU in one pass
+        y = conv(x) if bn is None else bn(conv(x))
+        if type(act) is ReLU and _plain_act(act):
+            return F.add_relu(y, residual)
+        y = y + residual
+        return y if act is None else act(y)
     if bn is None:
         if act is not None and _plain(conv, Conv2d, Conv2d) and _plain_act(act):
             try:
