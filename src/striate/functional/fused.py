@@ -11,6 +11,11 @@ differ from the unfolded layers by float rounding only.
 Folding is valid only while nothing needs a gradient through the parts: with autograd
 recording, ``conv2d_bn`` runs the three ops one after another instead.
 
+A residual block's tail, ``act(bn(conv(x)) + shortcut)``, is ``conv2d_bn(..., residual=shortcut)``:
+at inference the folded convolution adds the shortcut to each block of its output while the block
+is in cache, before the clamp; ResNet-20 inference (batch 128, 2 threads, alternating in one
+process) 163 -> 153 ms, as against the convolution then ``add_relu`` over the whole output.
+
 ``add_relu(a, b)`` is ``relu(a + b)`` in one buffer, with or without autograd.
 """
 from __future__ import annotations
