@@ -34,7 +34,7 @@ from .normalization import _number, _stat_array, batch_norm
 
 __all__ = ["add_relu", "conv2d_bn", "fold_batch_norm"]
 
-_ACTS = {"relu6": relu6}  # add_act's activations after the add (ReLU uses add_relu)
+_ACTS = {"relu6": relu6}  # _add_act's activations after the add (ReLU uses add_relu)
 
 
 def fold_batch_norm(w, b, running_mean, running_var, bn_weight=None, bn_bias=None,
