@@ -64,6 +64,10 @@ BAD_FILES = {
         "data_offsets must be",
     ),
     "reversed_offsets": (_craft({"w": _entry(offsets=(8, 0))}, b"\0" * 8), "data_offsets must be"),
+    "empty_but_unallocatable": (  # 0 bytes of data, but NumPy refuses the shape
+        _craft({"w": _entry(shape=(0, 2**40, 2**40), offsets=(0, 0))}),
+        r"shape \[0, 1099511627776, 1099511627776\] of F32 is too large for an array",
+    ),
     "size_mismatch": (
         _craft({"w": _entry(shape=(3,))}, b"\0" * 8),
         "needs 12 bytes but data_offsets span 8",

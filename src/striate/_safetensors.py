@@ -236,7 +236,11 @@ def _check_entry(path: str, name: str, info):
         and offsets[0] <= offsets[1]
     ):
         bad(f"data_offsets must be [begin, end] with 0 <= begin <= end, got {offsets!r}"[:300])
-    nbytes = math.prod(shape) * xp.dtype(_DTYPES[code]).itemsize
+    itemsize = xp.dtype(_DTYPES[code]).itemsize
+    nbytes = math.prod(shape) * itemsize
+    if math.prod(max(n, 1) for n in shape) * itemsize > xp.iinfo(xp.intp).max:
+        # NumPy refuses such a shape even when a 0 makes it empty
+        bad(f"shape {shape} of {code} is too large for an array"[:300])
     if offsets[1] - offsets[0] != nbytes:
         bad(
             f"shape {shape} of {code} needs {nbytes} bytes but data_offsets span "

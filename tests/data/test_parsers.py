@@ -42,6 +42,15 @@ def test_truncated_file(files, compress):
         read_idx(gzip.compress(data) if compress else data, name="f")
 
 
+def test_empty_shape_with_huge_other_dimensions_is_refused_by_name():
+    # found by the fuzz test below: 0 bytes of data, but NumPy cannot make the shape
+    raw = b"\x00\x00\x0c\x03\x00\x00\x00\x00Z\x82b\x0cZ\x82\x91("
+    with pytest.raises(ValueError, match=r"f: header declares shape \(0, 1518494220, "
+                                         r"1518506280\), whose non-zero dimensions alone exceed"):
+        read_idx(raw, name="f")
+    assert read_idx(struct.pack(">4B3I", 0, 0, 8, 3, 0, 28, 28)).shape == (0, 28, 28)
+
+
 def test_truncated_inside_header():
     with pytest.raises(ValueError, match="truncated IDX file"):
         read_idx(b"\0\0\x08\x03\0\0\0\x05", name="f")

@@ -69,6 +69,12 @@ def _parse_idx(f, name: str, size: int | None, magic: int | None):
             f"{name}: header declares shape {dims} ({expected} bytes), more than the "
             f"{MAX_IDX_BYTES}-byte limit; the file is corrupt"
         )
+    if math.prod(max(d, 1) for d in dims) * dtype.itemsize > MAX_IDX_BYTES:
+        # an empty array whose other dimensions NumPy cannot index: it refuses the shape
+        raise ValueError(
+            f"{name}: header declares shape {dims}, whose non-zero dimensions alone exceed the "
+            f"{MAX_IDX_BYTES}-byte limit; the file is corrupt"
+        )
     data = _read_upto(f, expected + 1, name)
     if len(data) != expected:
         raise ValueError(
