@@ -211,7 +211,9 @@ def write_results(path: Path, header, results, conv_rows, ceiling, wall: float,
     if results:
         out += ["## Throughput and memory", "",
                 "Ratio = striate / PyTorch: above 1 means striate is faster (img/s) or uses more "
-                "memory (MiB).", "", common.table([r.cells() for r in results], common.HEADER), ""]
+                "memory (MiB). For throughput it is the ratio of the two medians, followed by the "
+                "lowest and highest ratio of a single interleaved round (the machine's drift "
+                "during the run).", "", common.table([r.cells() for r in results], common.HEADER), ""]
     if conv_rows:
         out += ["## conv2d per layer", "",
                 f"float32 matmul ceiling ({n}^3 NumPy matmul, `benchmarks.ops.matmul_ceiling`): "

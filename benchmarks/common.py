@@ -117,6 +117,14 @@ def interleave(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str,
     return times
 
 
+def round_ratios(times: dict[str, list[float]], counts: dict[str, int]) -> list[float]:
+    """The striate/PyTorch throughput ratio of each interleaved round on its own: round i's
+    ``counts["striate"] / times["striate"][i]`` over PyTorch's. Rounds a few seconds apart share
+    the machine's state, so their spread shows how much it drifted during the run."""
+    return [(counts["striate"] / s) / (counts["torch"] / t)
+            for s, t in zip(times["striate"], times["torch"])]
+
+
 def median(xs) -> float:
     return float(statistics.median(xs))
 
@@ -255,12 +263,14 @@ class Result:
         unit: "img/s" or "MiB" (any string).
         target: e.g. ">= 0.8" (a target on the striate/PyTorch ratio) or "".
         note: how it was measured (rounds, steps, data).
+        rounds: the ratio of each interleaved round (``round_ratios``); the table shows their
+            lowest and highest after the ratio of the medians.
     """
 
     def __init__(self, case: str, striate: float | None, torch: float | None, unit: str,
-                 target: str = "", note: str = ""):
+                 target: str = "", note: str = "", rounds: list[float] | None = None):
         self.case, self.striate, self.torch, self.unit = case, striate, torch, unit
-        self.target, self.note = target, note
+        self.target, self.note, self.rounds = target, note, rounds or []
 
     @property
     def ratio(self) -> float | None:
@@ -273,6 +283,8 @@ class Result:
             return "n/a" if x is None else f"{fmt_rate(x)} {self.unit}"
 
         ratio = "n/a" if self.ratio is None else f"{self.ratio:.2f}x"
+        if self.ratio is not None and len(self.rounds) > 1:
+            ratio += f" ({min(self.rounds):.2f}-{max(self.rounds):.2f})"
         return [self.case, num(self.striate), num(self.torch), ratio, self.target, self.note]
 
 

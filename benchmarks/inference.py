@@ -85,7 +85,8 @@ def bench_inference(name: str, batch: int | None = None, rounds: int = 3,
               else f"{k['striate']} (striate) / {k['torch']} (PyTorch) passes")
     case = f"{title} inference, {'x'.join(map(str, shape))}, batch {batch}"
     note = f"median of {rounds} rounds x {passes}; {source}"
-    return Result(case, rate["striate"], rate["torch"], "img/s", ">= 0.8", note)
+    return Result(case, rate["striate"], rate["torch"], "img/s", ">= 0.8", note,
+                  common.round_ratios(times, k))
 
 
 def main(argv=None) -> None:

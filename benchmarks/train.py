@@ -154,7 +154,8 @@ def bench_train(name: str, batch: int = 128, rounds: int = 3, steps: int | None 
     steps_note = (f"{k['striate']} steps" if k["striate"] == k["torch"]
                   else f"{k['striate']} (striate) / {k['torch']} (PyTorch) steps")
     note = f"median of {rounds} rounds x {steps_note}; {source}"
-    return Result(case, rate["striate"], rate["torch"], "img/s", ">= 0.8 (aim 1.0)", note)
+    return Result(case, rate["striate"], rate["torch"], "img/s", ">= 0.8 (aim 1.0)", note,
+                  common.round_ratios(times, k))
 
 
 def main(argv=None) -> None:

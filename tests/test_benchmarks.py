@@ -10,8 +10,9 @@ pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[1]
 # | case | striate | PyTorch | ratio | ...: two positive figures with a unit, then "<number>x"
-RATIO_LINE = re.compile(r"^\| LeNet-5 training.*\| [\d,.]+ img/s \| [\d,.]+ img/s \| \d+\.\d\dx \|",
-                        re.M)
+# and, with several rounds, the lowest and highest round's ratio
+RATIO_LINE = re.compile(r"^\| LeNet-5 training.*\| [\d,.]+ img/s \| [\d,.]+ img/s \| "
+                        r"\d+\.\d\dx( \(\d+\.\d\d-\d+\.\d\d\))? \|", re.M)
 
 
 def _run(*args, tmp_path):
@@ -39,3 +40,15 @@ def test_only_matching_nothing_is_a_usage_error(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "matches no case" in proc.stderr
+
+
+def test_round_ratios_pair_each_round_and_the_table_shows_their_range():
+    from benchmarks.common import Result, round_ratios
+
+    # striate: 10 steps in 2.0 s, then 2.5 s; PyTorch: 20 steps in 2.0 s, then 4.0 s
+    rounds = round_ratios({"striate": [2.0, 2.5], "torch": [2.0, 4.0]},
+                          {"striate": 10, "torch": 20})
+    assert rounds == pytest.approx([0.5, 0.8])
+    cells = Result("case", 450.0, 600.0, "img/s", ">= 0.8", "how", rounds).cells()
+    assert cells[3] == "0.75x (0.50-0.80)"
+    assert Result("case", 450.0, 600.0, "img/s").cells()[3] == "0.75x"  # one figure, no range
