@@ -58,6 +58,12 @@ class Geometry(NamedTuple):
     dilation: tuple[int, int]
     groups: int
 
+    def out_hw(self, hw, k_hw) -> tuple[int, int]:
+        """(OH, OW) of this convolution over an H x W input with a KH x KW kernel."""
+        (H, W), (KH, KW), (PT, PB, PL, PR) = hw, k_hw, self.pads
+        return (out_size(H, KH, self.stride[0], PT + PB, self.dilation[0]),
+                out_size(W, KW, self.stride[1], PL + PR, self.dilation[1]))
+
 
 def out_size(size: int, k: int, s: int, pad_total: int, d: int) -> int:
     """Output length of a convolution: floor((size + pad_total - d*(k-1) - 1) / s) + 1."""

@@ -21,7 +21,7 @@ from . import _stem as ST
 from ._alloc import check_alloc
 from ._conv_args import check_bias, check_groups, check_tensors, conv_args, ints
 from .activation import clamp_of, clip_grad
-from ._im2col import Geometry, out_size
+from ._im2col import Geometry
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d"]
 
@@ -103,8 +103,7 @@ class Conv2dFunction(Function):
             clamp = tuple(x.dtype.type(v) for v in clamp)  # typed bounds: the fast clip loop
         g = self.g = geometry
         (KH, KW), (H, W) = w.shape[2:], x.shape[2:]
-        OH = out_size(H, KH, g.stride[0], g.pads[0] + g.pads[1], g.dilation[0])
-        OW = out_size(W, KW, g.stride[1], g.pads[2] + g.pads[3], g.dilation[1])
+        OH, OW = g.out_hw((H, W), (KH, KW))
         self.kind = "empty" if x.size == 0 else _kernel_kind(w.shape, g, (H, W), (OH, OW), algo)
         self.x_hw, self.k_hw = (H, W), (KH, KW)
         need_x, need_w = self.needs_input_grad[:2]

@@ -28,7 +28,6 @@ from ..tensor import Tensor, apply, as_tensor as _as_tensor
 from ..threads import over_batch
 from .activation import clamp_of, relu, relu6
 from ._conv_args import conv_args
-from ._im2col import out_size
 from .conv import Conv2dFunction, conv2d
 from .normalization import _number, _stat_array, batch_norm
 
@@ -117,11 +116,8 @@ def conv2d_bn(x: Tensor, weight: Tensor, bias: Tensor | None, running_mean, runn
 
 def _fits(r, x: Tensor, w: Tensor, g) -> bool:
     """Whether array ``r`` has the shape and dtype of the convolution's output."""
-    (KH, KW), (H, W) = w.shape[2:], x.shape[2:]
-    OH = out_size(H, KH, g.stride[0], g.pads[0] + g.pads[1], g.dilation[0])
-    OW = out_size(W, KW, g.stride[1], g.pads[2] + g.pads[3], g.dilation[1])
     return (isinstance(r, xp.ndarray) and r.dtype == x.dtype
-            and r.shape == (x.shape[0], w.shape[0], OH, OW))
+            and r.shape == (x.shape[0], w.shape[0], *g.out_hw(x.shape[2:], w.shape[2:])))
 
 
 def _add_act(y: Tensor, residual, activation: str | None) -> Tensor:
