@@ -138,3 +138,13 @@ def test_conv2d_function_refuses_a_residual_when_a_gradient_is_needed():
     with pytest.raises(RuntimeError, match="residual is fused at inference only"):
         apply(Conv2dFunction, x, striate.tensor(w), None, geometry=g,
               residual=np.zeros((1, 16, 4, 4)))
+
+
+@pytest.mark.parametrize("act", ["relu", "relu6", None])
+def test_conv2d_bn_residual_gradcheck(act):
+    rng = np.random.default_rng(27)
+    rm, rv, g, beta = bn_params(rng, 3)
+    x, w, r = randn(rng, 2, 2, 4, 4), randn(rng, 3, 2, 3, 3), randn(rng, 2, 3, 4, 4) * 4
+    assert striate.testing.gradcheck(
+        lambda x, w, r: F.conv2d_bn(x, w, None, rm, rv, striate.tensor(g), striate.tensor(beta),
+                                    padding=1, activation=act, residual=r), [x, w, r])
