@@ -20,6 +20,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from ..threads import over_batch
 from ._alloc import check_alloc
+from .activation import zero_where
 
 Size2 = int | tuple[int, int]  # an int for both spatial axes, or (height, width)
 
@@ -182,11 +183,11 @@ def _route(g: _Geometry, idx, gy, last: bool = False, block: int = 0):
         m = xp.empty(i.shape, dtype=bool)
         tmp = xp.empty_like(gyb) if g.overlap else None
         for k, (osub, isub) in offsets:
-            mk = xp.equal(i[osub], k, out=m[osub])
+            other = xp.not_equal(i[osub], k, out=m[osub])
             if g.overlap:
-                b[isub] += xp.multiply(gyb[osub], mk, out=tmp[osub])
+                b[isub] += zero_where(gyb[osub], other, tmp[osub])
             else:
-                xp.multiply(gyb[osub], mk, out=b[isub])
+                zero_where(gyb[osub], other, b[isub])
 
     over_batch(run, buf, block)
     return _nchw(buf, last)
@@ -378,7 +379,7 @@ def _tile_spread(g, idx, out):
     """out[..., k, :] = g where idx == k, else 0; ``g`` and ``idx`` shaped like out[..., 0, :]."""
     m = xp.empty(idx.shape, dtype=bool)
     for k in range(out.shape[-2]):
-        xp.multiply(g, xp.equal(idx, k, out=m), out=out[..., k, :])
+        zero_where(g, xp.not_equal(idx, k, out=m), out[..., k, :])
 
 
 def _index_dtype(n: int):

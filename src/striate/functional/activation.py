@@ -75,20 +75,55 @@ def clamp_of(activation, op: str):
     return CLAMPS[activation]
 
 
-def clip_grad(gy, y, clamp):
-    """The gradient through ``clip(t, *clamp)`` given its output ``y``: gy where lo < y < hi,
-    else 0 (0 at the kinks, as PyTorch's relu and relu6). A new array, computed over ranges of
-    axis 0 on several threads; fused ReLUs (convolution, batch norm) use it in backward."""
-    g = xp.empty_like(y)
+def zero_where(g, drop, out):
+    """``out = 0 where drop, else g``: PyTorch's ``drop ? 0 : g``, exact also where g is inf
+    or NaN, which ``g * ~drop`` turns into NaN. ``drop`` (a bool scratch array) is overwritten.
 
-    def run(i, j):
-        inside = y[i:j] > clamp[0]
-        if clamp[1] != math.inf:
-            inside &= y[i:j] < clamp[1]
-        xp.multiply(gy[i:j], inside, out=g[i:j])
+    Done on the bits: ``drop`` becomes 0 / -1 as int8 and g's bits are ANDed with it. On 2M
+    float32, one thread, with the comparison that makes ``drop``: 1.49 ms, against 1.83 ms for
+    the multiply. Returns ``out`` (g's dtype)."""
+    d = drop.view(xp.int8)
+    d -= 1  # drop: 1 -> 0 (no bit kept); keep: 0 -> -1 (every bit kept, sign-extended)
+    return _and_bits(g, d, out)
 
-    over_batch(run, y)
+
+def keep_where(g, keep, out):
+    """``out = g where keep, else 0``, as :func:`zero_where` (``keep`` is overwritten)."""
+    d = keep.view(xp.int8)
+    d *= -1  # keep: 1 -> -1; drop: 0 stays 0 (in place; a 0-d mask is a scalar, rebound)
+    return _and_bits(g, d, out)
+
+
+def _and_bits(g, d, out):
+    if g.dtype.kind != "f" or g.itemsize not in (2, 4, 8):
+        return xp.multiply(g, d != 0, out=out)
+    it = xp.dtype(f"i{g.itemsize}")
+    xp.bitwise_and(g.view(it), d, out=out.view(it))
+    return out
+
+
+def clip_grad(gy, y, clamp, out=None):
+    """The gradient through ``clip(t, *clamp)`` given its output ``y``, 0 at the kinks as
+    PyTorch's relu and hardtanh (ReLU6). Written into ``out`` (default: a new array laid out as
+    y), over ranges of axis 0 on several threads; ReLU, ReLU6 and the fused ones (convolution,
+    batch norm) use it in backward.
+
+    At a NaN, PyTorch's relu passes gy (``y <= 0 ? 0 : gy``) and its hardtanh, in the
+    vectorised loop that covers all but the last few elements, does not (``lo < y < hi ? gy :
+    0``); so do these."""
+    g = xp.empty_like(y) if out is None else out
+    lo, hi = clamp
+    if hi == math.inf:
+        _batch_passes(lambda i: zero_where(gy[i], y[i] <= lo, g[i]), y)
+    else:
+        _batch_passes(lambda i: keep_where(gy[i], _inside(y[i], lo, hi), g[i]), y)
     return g
+
+
+def _inside(y, lo, hi):
+    keep = y > lo
+    keep &= y < hi
+    return keep
 
 
 class ReLU(Function):
@@ -104,11 +139,9 @@ class ReLU(Function):
         return y
 
     def backward(self, gy):
-        # d relu/dx = 1 for x > 0, else 0 (0 at x == 0, as PyTorch)
+        # d relu/dx = 1 for x > 0, else 0 (0 at x == 0; gy where x is NaN, as PyTorch)
         (y,) = self.saved_tensors
-        gx = xp.empty_like(gy)
-        _batch_passes(lambda i: xp.multiply(gy[i], y[i] > 0, out=gx[i]), gy)
-        return (gx,)
+        return (clip_grad(gy, y, (0, math.inf), xp.empty_like(gy)),)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -155,9 +188,7 @@ class ReLU6(Function):
     def backward(self, gy):
         # d/dx = 1 on (0, 6), 0 elsewhere (0 at both kinks, as PyTorch's hardtanh)
         (y,) = self.saved_tensors
-        gx = xp.empty_like(gy)
-        _batch_passes(lambda i: xp.multiply(gy[i], (y[i] > 0) & (y[i] < 6), out=gx[i]), gy)
-        return (gx,)
+        return (clip_grad(gy, y, (0, 6), xp.empty_like(gy)),)
 
 
 def relu6(x: Tensor) -> Tensor:
@@ -176,7 +207,8 @@ class Hardsigmoid(Function):
 
     def backward(self, gy):
         # d/dx = 1/6 on (-3, 3), 0 elsewhere
-        return (gy * self.mask / 6,)
+        g = xp.divide(gy, 6, out=xp.empty_like(gy))
+        return (keep_where(g, self.mask, g),)
 
 
 def hardsigmoid(x: Tensor) -> Tensor:
@@ -196,8 +228,10 @@ class Hardswish(Function):
     def backward(self, gy):
         # d/dx = 0 for x <= -3, x/3 + 1/2 on (-3, 3), 1 for x >= 3 (PyTorch's values at the kinks)
         (x,) = self.saved_tensors
-        d = xp.where(x <= -3, 0.0, xp.where(x < 3, x / 3 + 0.5, 1.0)).astype(gy.dtype)
-        return (gy * d,)
+        # (a NaN x gives NaN, as PyTorch's vectorised loop)
+        d = xp.where(x >= 3, 1.0, x / 3 + 0.5).astype(gy.dtype)
+        g = xp.multiply(gy, d, out=xp.empty_like(gy))
+        return (zero_where(g, x <= -3, g),)
 
 
 def hardswish(x: Tensor) -> Tensor:

@@ -26,7 +26,7 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
 from ..threads import over_batch
-from .activation import clamp_of, relu, relu6
+from .activation import clamp_of, relu, relu6, zero_where
 from ._conv_args import conv_args
 from .conv import Conv2dFunction, conv2d
 from .normalization import _number, _stat_array, batch_norm
@@ -145,10 +145,10 @@ class AddReLU(Function):
         return y
 
     def backward(self, gy):
-        # d/da = d/db = 1 where a + b > 0, else 0 (0 at 0, as PyTorch's relu)
+        # d/da = d/db = 1 where a + b > 0, else 0 (0 at 0, gy at NaN, as PyTorch's relu)
         (y,) = self.saved_tensors
         gx = xp.empty_like(gy)
-        over_batch(lambda i, j: xp.multiply(gy[i:j], y[i:j] > 0, out=gx[i:j]), gy)
+        over_batch(lambda i, j: zero_where(gy[i:j], y[i:j] <= 0, gx[i:j]), gy)
         return gx, gx
 
 

@@ -162,14 +162,15 @@ class Clip(Function):
         return xp.clip(a, lo, hi)
 
     def backward(self, gy):
-        # d/da clip(a) = 1 inside [lo, hi], 0 outside (PyTorch passes the gradient at the bounds)
+        # d/da clip(a) = 1 inside [lo, hi], 0 outside (PyTorch passes the gradient at the bounds);
+        # a select, not gy * mask: an inf or NaN gy outside gives 0 there, as PyTorch's
         (a,) = self.saved_tensors
         mask = xp.ones(a.shape, dtype=bool)
         if self.lo is not None:
             mask &= a >= self.lo
         if self.hi is not None:
             mask &= a <= self.hi
-        return (gy * mask,)
+        return (xp.where(mask, gy, gy.dtype.type(0)),)
 
 
 class Maximum(Function):
