@@ -108,8 +108,9 @@ def banded_widths(monkeypatch):
 
 
 @pytest.mark.parametrize("xs,ws,kw,B", [
-    ((3, 6, 14, 14), (16, 6, 5, 5), {}, 5),  # LeNet-5's second layer
+    ((3, 6, 14, 14), (16, 6, 5, 5), {}, 5),  # LeNet-5's second layer: adds band by band
     ((2, 3, 9, 12), (32, 3, 3, 3), dict(stride=2, padding=1), 2),  # strided (NCHW stem kind)
+    ((2, 3, 9, 8), (32, 3, 3, 3), dict(stride=2, padding=1), 2),  # strided, band by band
     ((2, 5, 7, 10), (32, 5, 3, 3), dict(dilation=2, padding=2), 2),
     ((2, 4, 6, 20), (8, 4, 2, 5), dict(stride=(2, 1), padding=(1, 0)), 8),  # also banded fwd
 ])

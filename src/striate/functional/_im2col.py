@@ -316,7 +316,9 @@ def banded_grad_input(gy, w, g: Geometry, H: int, W: int, B: int):
     (KH, Bi, C) input patch; the patches of one image row step by B*SW columns, so they are
     scattered with KH * ceil(Bi / (B*SW)) adds of B*SW*C-float runs instead of KH*KW adds of
     C-float pieces, after one GEMM instead of KH*KW GEMMs with C columns. For LeNet-5's 6->16
-    5x5 layer (B=5, 2 threads): 1.47 ms against 2.45 ms by ``col2im``.
+    5x5 layer (B=5, 2 threads): 1.47 ms against 2.45 ms by ``col2im``. Where there are no more
+    bands per image row (OW/B) than that, each band is added whole (Bi*C-float runs): the same
+    layer's adds 1.37 -> 1.05 ms on one thread.
     """
     N, OH, OW, OC = gy.shape
     _, C, KH, _ = w.shape
@@ -325,7 +327,8 @@ def banded_grad_input(gy, w, g: Geometry, H: int, W: int, B: int):
     t = band_weight(w, B, SW, DW)
     Bi = t.shape[3]
     wk = xp.ascontiguousarray(t.transpose(0, 2, 3, 1).reshape(B * OC, KH * Bi * C))
-    Wb = max(W + PL + PR, (-(-Bi // step) - 1 + NB) * step)  # room for the last chunk's view
+    chunks = -(-Bi // step)  # adds per kernel row when chunk j0 of every band is added at once
+    Wb = max(W + PL + PR, (chunks - 1 + NB) * step)  # room for the last chunk's view
     gx = xp.empty((N, H, W, C), gy.dtype)
 
     def run(lo, hi):
@@ -341,6 +344,10 @@ def banded_grad_input(gy, w, g: Geometry, H: int, W: int, B: int):
             dst.fill(0)
             for kh in range(KH):
                 rows = slice(kh * DH, kh * DH + SH * (OH - 1) + 1, SH)
+                if NB <= chunks:  # as few adds band by band, each over Bi*C-float runs
+                    for j in range(NB):
+                        dst[:, rows, j * step:j * step + Bi] += c[:, :, j, kh]
+                    continue
                 for j0 in range(0, Bi, step):
                     L = min(step, Bi - j0)
                     d = dst[:, rows, j0:j0 + NB * step].reshape(m, OH, NB, step, C)
