@@ -95,6 +95,8 @@ def keep_where(g, keep, out):
 
 
 def _and_bits(g, d, out):
+    """out = g's bits AND the int8 mask ``d`` (0 or -1, sign-extended to g's width); a dtype
+    with no integer twin (complex128) multiplies instead."""
     if g.dtype.kind != "f" or g.itemsize not in (2, 4, 8):
         return xp.multiply(g, d != 0, out=out)
     it = xp.dtype(f"i{g.itemsize}")
