@@ -210,7 +210,8 @@ class Hardsigmoid(Function):
     def backward(self, gy):
         # d/dx = 1/6 on (-3, 3), 0 elsewhere
         g = xp.divide(gy, 6, out=xp.empty_like(gy))
-        return (keep_where(g, self.mask, g),)
+        keep, self.mask = self.mask, None  # consumed: keep_where overwrites it
+        return (keep_where(g, keep, g),)
 
 
 def hardsigmoid(x: Tensor) -> Tensor:
