@@ -26,7 +26,7 @@ from ..autograd import Function, is_grad_enabled
 from ..backend import xp
 from ..tensor import Tensor, apply, as_tensor as _as_tensor
 from ..threads import over_batch
-from .activation import clamp_of, relu, relu6, zero_where
+from .activation import clamp_of, clip_grad, relu, relu6
 from ._conv_args import conv_args
 from .conv import Conv2dFunction, conv2d
 from .normalization import _number, _stat_array, batch_norm
@@ -147,8 +147,7 @@ class AddReLU(Function):
     def backward(self, gy):
         # d/da = d/db = 1 where a + b > 0, else 0 (0 at 0, gy at NaN, as PyTorch's relu)
         (y,) = self.saved_tensors
-        gx = xp.empty_like(gy)
-        over_batch(lambda i, j: zero_where(gy[i:j], y[i:j] <= 0, gx[i:j]), gy)
+        gx = clip_grad(gy, y, (0, math.inf), xp.empty_like(gy))
         return gx, gx
 
 
