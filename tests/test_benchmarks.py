@@ -135,7 +135,7 @@ def test_floor_quick_run_prints_the_floor_beside_both_steps():
     assert re.search(r"PyTorch step: \d+\.\d ms; 0\.8x of its throughput allows \d+\.\d ms", out)
     for what in ("the floor .*", "lowering, at least .*"):
         assert re.search(what + r": \d+\.\d ms, \d+% of the allowed step", out), out
-    assert re.search(r"PyTorch outside its convolutions .*: \d+% of its step, \d+% of the allowed",
-                     out), out
+    assert re.search(r"PyTorch outside its convolutions .*: -?\d+\.\d ms, -?\d+% of its step, "
+                     r"-?\d+% of the allowed step", out), out
     assert re.search(r"these three together: \d+% of the allowed step", out), out
     assert re.search(r"striate step: \d+\.\d ms \(\d\.\d\dx", out), out
