@@ -40,6 +40,26 @@ def test_conv_transpose2d_huge_stride_output_is_refused_before_allocating():
         F.conv_transpose2d(t(1, 1, 3, 3), t(1, 1, 2, 2), stride=10**12)
 
 
+@pytest.mark.parametrize("x_shape, w_shape, stride, torch_stride", [
+    ((1, 1, 1, 1), (1, 1, 1, 2), 10**12, 10**6),  # the fuzz case: 7 TiB of scratch asked for
+    ((2, 3, 1, 4), (3, 2, 3, 2), (10**30, 2), (10**6, 2)),  # one axis of one element only
+])
+def test_conv_transpose2d_huge_stride_over_one_input_element_computes_without_scratch_for_it(
+        x_shape, w_shape, stride, torch_stride):
+    # along an axis with one input element the stride places nothing, so the output is small;
+    # the kernels used to size their scratch by the stride (torch overflows int32 past 2**31,
+    # hence its smaller, equivalent stride)
+    x, w = t(*x_shape, grad=True), t(*w_shape, grad=True)
+    y = F.conv_transpose2d(x, w, stride=stride)
+    y.backward(np.ones(y.shape))
+    xt, wt = torch.tensor(x.data, requires_grad=True), torch.tensor(w.data, requires_grad=True)
+    yt = tF.conv_transpose2d(xt, wt, stride=torch_stride)
+    yt.backward(torch.ones(yt.shape, dtype=torch.float64))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-7)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-7)
+    np.testing.assert_allclose(w.grad.data, wt.grad.numpy(), rtol=1e-7)
+
+
 def test_conv2d_stride_past_the_input_computes_one_window_without_overflow():
     x, w = t(2, 3, 5, 4, grad=True), t(2, 3, 2, 2, grad=True)
     y = F.conv2d(x, w, stride=10**30)

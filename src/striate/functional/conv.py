@@ -299,5 +299,8 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         raise ValueError(f"{op}: input {x.shape[2:]} with kernel {w.shape[2:]}, stride {s}, "
                          f"padding {p}, dilation {d} gives an empty output {size}")
     check_alloc(op, "output", (x.shape[0], OCg * groups) + size, x.dtype)
+    # along an axis of one input element the stride places nothing: it is 1 to the kernels,
+    # whose scratch would otherwise grow with it (a 1x1 input at stride 10**12: 7 TiB)
+    s = tuple(1 if n == 1 else si for n, si in zip(x.shape[2:], s))
     g = Geometry(s, (p[0], p[0], p[1], p[1]), d, int(groups))
     return apply(ConvTranspose2dFunction, x, w, b, geometry=g, output_size=size)
