@@ -317,11 +317,19 @@ class Tensor:
         return apply(ops.Expand, self, shape=tuple(shape))
 
     def __getitem__(self, index):
+        """Basic and advanced indexing, as PyTorch: integers, slices, None, Ellipsis, integer
+        arrays (repeats accumulate their gradients) and boolean masks. Integers mixed with arrays
+        are applied first, as PyTorch does (``x[0, :, [0, 2]]`` of a (2, 3, 4) x is (3, 2), where
+        NumPy gives (2, 3))."""
         if isinstance(index, Tensor):
             index = index.data
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        split = ops.split_int_index(index)
         try:
+            if split is not None:  # integers with arrays: PyTorch's axis order, not NumPy's
+                return apply(ops.GetItem, apply(ops.GetItem, self, index=split[0]),
+                             index=split[1])
             return apply(ops.GetItem, self, index=index)
         except IndexError as e:
             raise IndexError(f"getitem: index {index!r} is invalid for shape {self.shape}: {e}") from None

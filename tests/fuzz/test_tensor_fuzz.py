@@ -123,7 +123,8 @@ INDEX_ITEM = st.one_of(
 def test_getitem_matches_torch_or_raises_index_error(shape, items, seed):
     index = tuple(items)
     tindex = tuple(torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in items)
-    # NOTE: NumPy rules where torch differs: two Ellipses, mixed advanced indexing order
+    # NOTE: NumPy rules where torch differs: two Ellipses, and where several arrays go when a
+    # None separates them (integers with arrays follow torch: tests/ops/test_movement.py)
     assume(sum(i is Ellipsis for i in items) < 2)
     assume(sum(isinstance(i, np.ndarray) for i in items) < 2)
     # NumPy checks integer arrays against the axis even where a slice leaves nothing to index

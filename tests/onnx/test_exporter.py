@@ -260,10 +260,19 @@ def test_getitem_matches(index, rng, tmp_path):
     check(Lambda(lambda m, x: x[index] * 2), x, tmp_path)
 
 
-def test_getitem_moving_axes_raises(rng, tmp_path):
+def test_getitem_integer_then_array_exports_in_torchs_axis_order(rng, tmp_path):
+    # NumPy would move the array's axis first, (2, 2, 5); striate applies the integer first, as
+    # torch, so the array indexes in place and each step exports as it is
     x = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
-    model = Lambda(lambda m, x: x[:, 0, :, [0, 1]])  # NumPy moves the advanced axis first
-    with pytest.raises(ValueError, match="GetItem"):
+    model = Lambda(lambda m, x: x[:, 0, :, [0, 1]])
+    assert model(striate.tensor(x)).shape == (2, 5, 2)
+    check(model, x, tmp_path)
+
+
+def test_getitem_with_two_integer_arrays_raises(rng, tmp_path):
+    x = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    model = Lambda(lambda m, x: x[:, [0, 1], :, [0, 1]])
+    with pytest.raises(ValueError, match="GetItem.*more than one integer array"):
         striate.onnx.export(model, x, tmp_path / "m.onnx")
 
 

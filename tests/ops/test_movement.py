@@ -64,6 +64,27 @@ def test_getitem_repeated_index_accumulates_gradient():
     np.testing.assert_array_equal(x.grad.data, [3.0, 0.0, 1.0])
 
 
+# integers with one array index: PyTorch applies the integers first (NumPy would broadcast them
+# with the array and, where a slice, None or Ellipsis separates them, put the result's axes first)
+MIXED = [
+    (0, slice(None), [0, 2]),  # NumPy: (2, 3); PyTorch: (3, 2)
+    (1, Ellipsis, [3, 0, 3]),
+    (0, None, [1, 1]),
+    (np.int64(1), slice(1, 3), [0]),
+    (0, slice(None), np.array([[0, 1], [3, 2]])),
+    (slice(None), 1, [2, 0]),  # adjacent: the same in both
+    (1, [True, False, True]),  # a mask after an integer
+    ([1, 0], 2, [3, 1]),  # two arrays separated by an integer
+]
+
+
+@pytest.mark.parametrize("index", MIXED, ids=str)
+def test_getitem_integers_with_an_array_index_follow_torch(index):
+    tindex = tuple(torch.tensor(i) if isinstance(i, (list, np.ndarray)) else
+                   (int(i) if isinstance(i, np.integer) else i) for i in index)
+    _check_torch(lambda x: x[index], lambda x: x[tindex], [X])
+
+
 def test_reshape_and_transpose_round_trip_values():
     x = tensor(np.arange(24.0).reshape(2, 3, 4))
     np.testing.assert_array_equal(x.transpose(2, 0, 1).data, np.arange(24.0).reshape(2, 3, 4)

@@ -82,6 +82,35 @@ def _is_basic(index) -> bool:
     )
 
 
+def split_int_index(index):
+    """``(first, then)`` when ``index`` mixes integers with array indices, else None.
+
+    PyTorch applies integers as basic indexing (each removes its axis), together with the
+    slices, None and Ellipsis, and then the arrays to what is left. NumPy instead broadcasts
+    the integers with the arrays as advanced indices, so where a slice, None or Ellipsis
+    separates them the result's axes come out in another order: for x of shape (2, 3, 4),
+    ``x[0, :, [0, 1]]`` is (2, 3) in NumPy and (3, 2) in PyTorch. ``a[first][then]`` is
+    PyTorch's result: ``first`` holds the integers, slices, None and Ellipsis (a slice for
+    each axis an array indexes), ``then`` the arrays, with a full slice for each axis that
+    ``first`` kept."""
+    if not isinstance(index, tuple):
+        return None
+    items = tuple(xp.asarray(i) if isinstance(i, list) else i for i in index)
+    ints = [isinstance(i, (int, xp.integer)) and not isinstance(i, (bool, xp.bool_))
+            for i in items]
+    arrays = [not (n or isinstance(i, slice) or i is None or i is Ellipsis)
+              for i, n in zip(items, ints)]
+    if not (any(ints) and any(arrays)):
+        return None
+    first = []
+    for i, a in zip(items, arrays):  # a boolean mask indexes as many axes as it has
+        axes = i.ndim if a and getattr(i, "dtype", None) == bool else 1
+        first += [slice(None)] * axes if a else [i]
+    then = tuple(i if a or i is Ellipsis else slice(None)
+                 for i, n, a in zip(items, ints, arrays) if not n)
+    return tuple(first), then
+
+
 class Concat(Function):
     def forward(self, *arrays, axis=0):
         self.axis = axis
