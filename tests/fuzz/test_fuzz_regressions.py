@@ -60,6 +60,48 @@ def test_conv_transpose2d_huge_stride_over_one_input_element_computes_without_sc
     np.testing.assert_allclose(w.grad.data, wt.grad.numpy(), rtol=1e-7)
 
 
+@pytest.mark.parametrize("x_shape, w_shape, kw", [
+    ((1, 1, 1, 1), (1, 1, 1, 1), dict(output_padding=(0, 1), dilation=(1, 2))),  # the fuzz case
+    ((2, 2, 1, 2), (2, 3, 1, 1), dict(output_padding=(0, 1), dilation=(1, 2))),
+    ((2, 2, 3, 3), (2, 3, 1, 1), dict(stride=2, output_padding=1)),
+], ids=["fuzz", "channels", "strided"])
+def test_conv_transpose2d_1x1_with_output_padding_backward_ignores_the_padded_columns(
+        x_shape, w_shape, kw):
+    # the 1x1 kernel's backward multiplied every pixel of the output gradient, extra columns
+    # included, and NumPy's matmul refused the shapes ("mismatch in its core dimension")
+    x, w = t(*x_shape, grad=True), t(*w_shape, grad=True)
+    y = F.conv_transpose2d(x, w, **kw)
+    gy = np.random.default_rng(7).standard_normal(y.shape)
+    y.backward(gy)
+    xt, wt = torch.tensor(x.data, requires_grad=True), torch.tensor(w.data, requires_grad=True)
+    yt = tF.conv_transpose2d(xt, wt, **kw)
+    yt.backward(torch.from_numpy(gy))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-7)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-7)
+    np.testing.assert_allclose(w.grad.data, wt.grad.numpy(), rtol=1e-7)
+
+
+@pytest.mark.parametrize("C, kw", [
+    (2, dict(output_padding=(1, 0), dilation=(2, 1))),  # the fuzz case, with a 1x1 input
+    (3, dict(output_padding=1, dilation=2, padding=1)),
+    (96, dict(output_padding=(1, 0), dilation=(2, 1))),  # the einsum-sized depthwise kernels
+])
+def test_depthwise_conv_transpose2d_output_padding_at_stride_1_is_zero_not_unwritten(C, kw):
+    # output_padding below the dilation is allowed at stride 1; the depthwise kernel gathered
+    # the rows a conv2d would have and left the extra ones as np.empty had them
+    hw = (1, 1) if C == 2 else (6, 5)
+    x, w = t(2, C, *hw, grad=True), t(C, 1, 2, 3, grad=True)
+    y = F.conv_transpose2d(x, w, groups=C, **kw)
+    gy = np.random.default_rng(7).standard_normal(y.shape)
+    y.backward(gy)
+    xt, wt = torch.tensor(x.data, requires_grad=True), torch.tensor(w.data, requires_grad=True)
+    yt = tF.conv_transpose2d(xt, wt, groups=C, **kw)
+    yt.backward(torch.from_numpy(gy))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-7)
+    np.testing.assert_allclose(w.grad.data, wt.grad.numpy(), rtol=1e-7)
+
+
 def test_conv2d_stride_past_the_input_computes_one_window_without_overflow():
     x, w = t(2, 3, 5, 4, grad=True), t(2, 3, 2, 2, grad=True)
     y = F.conv2d(x, w, stride=10**30)

@@ -288,7 +288,9 @@ def depthwise_grad_input(gy, w, g: Geometry, H: int, W: int):
     PT, PB, PL, PR = g.pads
     (SH, SW), (DH, DW) = g.stride, g.dilation
     if (SH, SW) == (1, 1):  # gx[h] = sum over kh of gy[h + PT - kh*DH] * w[kh]
-        full = ((KH - 1) * DH - PT, (KH - 1) * DH - PB, (KW - 1) * DW - PL, (KW - 1) * DW - PR)
+        # the far side pads gy to give all H rows: (KH-1)*DH - PB for a conv2d, and a transposed
+        # convolution's output_padding more (before, those rows were left unwritten)
+        full = ((KH - 1) * DH - PT, H - OH + PT, (KW - 1) * DW - PL, W - OW + PL)
         gx = depthwise_forward(gy, w[:, :, ::-1, ::-1], None, g._replace(pads=full), H, W)
         return gx if M == 1 else gx.reshape(N, H, W, C, M).sum(axis=4)
     if (DH, DW) == (1, 1) and OC >= EINSUM_MIN_CHANNELS:
