@@ -75,6 +75,8 @@ MIXED = [
     (slice(None), 1, [2, 0]),  # adjacent: the same in both
     (1, [True, False, True]),  # a mask after an integer
     ([1, 0], 2, [3, 1]),  # two arrays separated by an integer
+    (0, True, [1]),  # a bool adds an axis and indexes none
+    (True, 0, slice(None), [1, 1]),
 ]
 
 

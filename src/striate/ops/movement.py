@@ -103,8 +103,9 @@ def split_int_index(index):
     if not (any(ints) and any(arrays)):
         return None
     first = []
-    for i, a in zip(items, arrays):  # a boolean mask indexes as many axes as it has
-        axes = i.ndim if a and getattr(i, "dtype", None) == bool else 1
+    for i, a in zip(items, arrays):  # a boolean mask indexes as many axes as it has (0: a bool)
+        axes = xp.ndim(i) if isinstance(i, (bool, xp.bool_)) or getattr(
+            i, "dtype", None) == bool else 1
         first += [slice(None)] * axes if a else [i]
     then = tuple(i if a or i is Ellipsis else slice(None)
                  for i, n, a in zip(items, ints, arrays) if not n)
