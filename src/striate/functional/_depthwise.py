@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from ..backend import xp
 from ..threads import parallel_for
-from ._im2col import Geometry, block_len, finish
+from ._im2col import Geometry, _gather_pads, block_len, finish
 
 #: Least pixels*channels one thread's share must hold before the batch is split over threads.
 PARALLEL_ELEMENTS = 1 << 20
@@ -288,9 +288,9 @@ def depthwise_grad_input(gy, w, g: Geometry, H: int, W: int):
     PT, PB, PL, PR = g.pads
     (SH, SW), (DH, DW) = g.stride, g.dilation
     if (SH, SW) == (1, 1):  # gx[h] = sum over kh of gy[h + PT - kh*DH] * w[kh]
-        # the far side pads gy to give all H rows: (KH-1)*DH - PB for a conv2d, and a transposed
-        # convolution's output_padding more (before, those rows were left unwritten)
-        full = ((KH - 1) * DH - PT, H - OH + PT, (KW - 1) * DW - PL, W - OW + PL)
+        # padded to give all H rows (a transposed convolution's output_padding included); the
+        # forward kernel takes a negative pad (a pad wider than the kernel) as a crop of gy
+        full = _gather_pads(gy, w, g, H, W)
         gx = depthwise_forward(gy, w[:, :, ::-1, ::-1], None, g._replace(pads=full), H, W)
         return gx if M == 1 else gx.reshape(N, H, W, C, M).sum(axis=4)
     if (DH, DW) == (1, 1) and OC >= EINSUM_MIN_CHANNELS:

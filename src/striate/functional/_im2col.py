@@ -215,15 +215,19 @@ def col2im(gcol, gxpad, g: Geometry):
             dst += gcol[kh, kw].transpose(1, 2, 3, 0, 4)
 
 
-def _full_pads(gy, w, g: Geometry, H, W):
-    """Padding of gy for which a stride-1 convolution of gy gives the H x W input gradient.
-
-    (k-1)*d - pad on each side: the seeds' full convolution when pad is 0. None when the stride
-    is not 1 or a side would need negative padding (pad wider than the kernel).
-    """
+def _gather_pads(gy, w, g: Geometry, H, W):
+    """Padding of gy (negative where a pad is wider than the kernel reaches) for which a stride-1
+    convolution of gy gives the H x W input gradient: (k-1)*d - pad on each side, the seeds'
+    full convolution when pad is 0."""
     (KH, KW), (DH, DW), (PT, _, PL, _) = w.shape[2:], g.dilation, g.pads
     # the far side is DH*(KH-1) - PB for a conv2d; a transposed conv's output_padding adds to it
-    full = (DH * (KH - 1) - PT, H - gy.shape[1] + PT, DW * (KW - 1) - PL, W - gy.shape[2] + PL)
+    return (DH * (KH - 1) - PT, H - gy.shape[1] + PT, DW * (KW - 1) - PL, W - gy.shape[2] + PL)
+
+
+def _full_pads(gy, w, g: Geometry, H, W):
+    """:func:`_gather_pads` for the kernels that pad with copies: None when the stride is not 1
+    or a side would need negative padding."""
+    full = _gather_pads(gy, w, g, H, W)
     return full if g.stride == (1, 1) and min(full) >= 0 else None
 
 
