@@ -128,6 +128,15 @@ def _least(fn, repeat: int) -> float:
     return best
 
 
+def _in_turn(calls):
+    """One callable running ``calls`` one after another."""
+    def step():
+        for fn in calls:
+            fn()
+
+    return step
+
+
 def floor_products(model: str, batch: int = 128, sizes=BLOCK_ROWS, repeat: int = 3):
     """The products of one training step of ``model`` at ``batch``, each at its fastest block
     size: ``(rows, step)``. ``rows``: one per distinct layer shape, (shape, count, the least
@@ -151,11 +160,7 @@ def floor_products(model: str, batch: int = 128, sizes=BLOCK_ROWS, repeat: int =
             calls += [fn] * count
         rows.append(((n, K, OC, first), count, secs))
 
-    def step():
-        for fn in calls:
-            fn()
-
-    return rows, step
+    return rows, _in_turn(calls)
 
 
 #: Floats per block of a lowering copy: MEC's 2 MB blocks.
@@ -183,11 +188,7 @@ def lowering_step(model: str, batch: int = 128):
         copy = functools.partial(parallel_for, run, len(lengths), 1)
         calls += [copy] * (2 if L["first"] else 3)
 
-    def step():
-        for fn in calls:
-            fn()
-
-    return step
+    return _in_turn(calls)
 
 
 def _layer_cells(shape, count: int, secs) -> list[str]:
